@@ -1,0 +1,1 @@
+"""Alembic migrations of the metadata store (version table ``shipyard_alembic_version``)."""

@@ -1,0 +1,123 @@
+"""The metadata store's tables (SQLAlchemy Core). Changes go through an Alembic migration in
+``migrations/versions``; a test checks that the migrations produce exactly these tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["metadata"]
+
+metadata = sa.MetaData()
+
+# Times are stored as ISO-8601 UTC text: identical on SQLite and PostgreSQL, and hashed verbatim
+# by the audit chain.
+_Time = sa.String(40)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(63), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", _Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("last_version", sa.Integer, nullable=False, default=0),
+)
+
+versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("flavor", sa.String(40), nullable=False),
+    sa.Column("artifact_digest", sa.String(64), nullable=False),
+    sa.Column("artifact_size", sa.BigInteger, nullable=False),
+    sa.Column("signature", sa.JSON, nullable=True),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("lineage", sa.JSON, nullable=False),
+    sa.Column("profile_digest", sa.String(64), nullable=True),
+    sa.Column("sample_digest", sa.String(64), nullable=True),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", _Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+    ),
+    # 0 for a tag on the model itself, else the version number.
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.UniqueConstraint("model_id", "version", "key", name="uq_tags_model_version_key"),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column(
+        "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("alias", sa.String(63), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+alias_history = sa.Table(
+    "alias_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("alias", sa.String(63), nullable=False),
+    sa.Column("from_version", sa.Integer, nullable=True),
+    sa.Column("to_version", sa.Integer, nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", _Time, nullable=False),
+)
+
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("model_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(100), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=True),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", _Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", _Time, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+sa.Index("ix_model_versions_model", versions.c.model_id)
+sa.Index("ix_alias_history_model", alias_history.c.model_id, alias_history.c.alias)
+sa.Index("ix_attachments_version", attachments.c.version_id)
+sa.Index("ix_audit_subject", audit_log.c.subject)

@@ -1,0 +1,1 @@
+"""Turning a registered version into a predictor."""

@@ -1,0 +1,174 @@
+"""The one place that reads configuration.
+
+Operator settings come from ``shipyard.toml`` (its path in ``SHIPYARD_CONFIG``, by default
+``$SHIPYARD_HOME/shipyard.toml``), and every setting can be overridden by a ``SHIPYARD_<NAME>``
+environment variable, which wins, so a container can be configured by environment alone.
+Nothing is read at import time: call :meth:`Settings.load`.
+
+Objects created at run time (endpoints, rollout plans, alert rules, API keys) live in the
+registry database, not here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from shipyard.errors import ConfigError
+
+__all__ = ["Settings"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Operator configuration. Every field is also ``SHIPYARD_<FIELD>`` in the environment."""
+
+    home: Path = Path(".shipyard")
+    """Folder for the default SQLite database and artifact store."""
+    database_url: str = ""
+    """SQLAlchemy URL of the metadata store; empty means SQLite at ``home/registry.db``."""
+    artifacts_url: str = ""
+    """Folder or fsspec URL of the artifact store; empty means ``home/artifacts``."""
+    allow_pickle: bool = False
+    """Allow pickle, cloudpickle and joblib artifacts (they can run code when loaded)."""
+    trusted_types: tuple[str, ...] = ()
+    """Extra fully qualified type names that skops may load, beyond the built-in list."""
+    actor: str = ""
+    """Who is acting, for the audit log; empty means the operating-system user."""
+    sample_rows: int = 10_000
+    """Rows kept in a version's reference sample."""
+    config_file: Path | None = None
+    """The configuration file that was read, if any (informational)."""
+
+    def __post_init__(self) -> None:
+        # Accept plain strings from code (Settings(home="x")) as the environment would give them.
+        hints = get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            coerced = _coerce(f.name, value, hints[f.name])
+            if coerced is not value:
+                object.__setattr__(self, f.name, coerced)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'registry.db').resolve()}"
+
+    @property
+    def resolved_artifacts_url(self) -> str:
+        if self.artifacts_url:
+            return self.artifacts_url
+        return str((self.home / "artifacts").resolve())
+
+    @property
+    def resolved_actor(self) -> str:
+        if self.actor:
+            return self.actor
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the configuration file and the environment; keyword overrides win over both."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("SHIPYARD_HOME", overrides.get("home", ".shipyard")))
+        config_path = Path(env["SHIPYARD_CONFIG"]) if env.get("SHIPYARD_CONFIG") else None
+        explicit = config_path is not None
+        if config_path is None:
+            config_path = home / "shipyard.toml"
+        values: dict[str, Any] = {}
+        if config_path.is_file():
+            values.update(_read_toml(config_path))
+            values["config_file"] = config_path
+        elif explicit:
+            raise ConfigError(
+                f"SHIPYARD_CONFIG points at {config_path}, which does not exist; "
+                "create the file or unset the variable"
+            )
+        hints = get_type_hints(cls)
+        for field in dataclasses.fields(cls):
+            if field.name == "config_file":
+                continue
+            var = f"SHIPYARD_{field.name.upper()}"
+            if var in env:
+                values[field.name] = env[var]
+        values.update(overrides)
+        return cls(
+            **{
+                name: _coerce(name, value, hints[name])
+                for name, value in values.items()
+                if name in hints
+            }
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}; fix the file") from exc
+    section = data.get("shipyard", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [shipyard] must be a table")
+    known = {f.name for f in dataclasses.fields(Settings)} - {"config_file"}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; known settings are "
+            f"{', '.join(sorted(known))}"
+        )
+    return dict(section)
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    text = str(hint)
+    try:
+        if hint is bool or text == "bool":
+            if isinstance(value, bool):
+                return value
+            low = str(value).strip().lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError(f"expected one of {sorted(_TRUE | _FALSE)}")
+        if hint is int or text == "int":
+            if isinstance(value, bool):
+                raise ValueError("expected an integer")
+            return int(value)
+        if hint is float or text == "float":
+            return float(value)
+        if hint is Path or text == "Path":
+            return value if isinstance(value, Path) else Path(value)
+        if "Path | None" in text:
+            if value is None or isinstance(value, Path):
+                return value
+            return None if value == "" else Path(value)
+        if text.startswith("tuple[str"):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+                return value
+            return tuple(str(v) for v in value)
+        if hint is str or text == "str":
+            return value if isinstance(value, str) else str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"setting {name!r} (SHIPYARD_{name.upper()}) has an invalid value {value!r}: {exc}"
+        ) from exc
+    return value

@@ -1,0 +1,48 @@
+"""Eight processes registering versions of one model at once get distinct, gap-free numbers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shipyard.registry.audit import verify_chain
+
+WORKER = Path(__file__).with_name("_worker.py")
+
+
+@pytest.mark.slow
+def test_eight_processes_get_gap_free_version_numbers(
+    registry: Any, settings: Any, tmp_path: Path
+) -> None:
+    per_process, processes = 3, 8
+    go = tmp_path / "go"
+    env = {
+        **os.environ,
+        "SHIPYARD_HOME": str(settings.home),
+        "SHIPYARD_DATABASE_URL": settings.resolved_database_url,
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "concurrent", str(per_process), str(go)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    go.touch()
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err
+    got = sorted(int(line) for out, _ in outputs for line in out.split())
+    total = per_process * processes
+    assert got == list(range(1, total + 1))
+    assert [v.version for v in registry.list_versions("churn")] == list(range(1, total + 1))
+    assert verify_chain(registry.store.audit_entries()) is None
+    assert sum(e.action == "model.create" for e in registry.store.audit_entries()) == 1
