@@ -218,3 +218,34 @@ def test_register_file_detects_the_flavor(
     v = registry.register_file(path, "from-file", reference=churn.X, target=churn.y)
     assert v.flavor == "sklearn"
     assert registry.artifact_bytes("from-file/1") == path.read_bytes()
+
+
+def test_bad_names_and_tag_keys_are_invalid_input(
+    registry: Any, churn: Any, churn_model: Any
+) -> None:
+    registry.register(churn_model, "churn", reference=churn.X, target=churn.y)
+    with pytest.raises(InvalidNameError):
+        registry.get_model("Churn")
+    with pytest.raises(InvalidNameError):
+        registry.alias_history("Churn")
+    with pytest.raises(InvalidInputError, match="tag key ''"):
+        registry.set_tag("churn/1", "", "x")
+
+
+def test_verify_audit_counts_or_names_the_broken_entry(
+    registry: Any, churn: Any, churn_model: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from shipyard.registry import schema
+
+    registry.register(churn_model, "churn", reference=churn.X, target=churn.y)
+    registry.set_alias("churn", "champion", 1)
+    assert registry.verify_audit() == 3
+    assert [e.action for e in registry.audit_log(subject="churn@champion")] == ["alias.set"]
+    with registry.db.engine.begin() as conn:
+        conn.execute(
+            sa.update(schema.audit_log).where(schema.audit_log.c.seq == 2).values(actor="x")
+        )
+    with pytest.raises(IntegrityError, match="entry 2"):
+        registry.verify_audit()

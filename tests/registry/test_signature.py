@@ -6,13 +6,13 @@ import pytest
 
 from shipyard.datasets import churn
 from shipyard.errors import InvalidInputError, SignatureError
+from shipyard.registry.coerce import to_frame
 from shipyard.registry.signature import (
     FeatureSpec,
     OutputSpec,
     Signature,
     as_dataframe,
     infer_signature,
-    to_frame,
 )
 
 TEXT = pd.Series(["a"]).dtype  # object on pandas 2, "str" on pandas 3

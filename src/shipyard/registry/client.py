@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.errors import InvalidInputError, NotFoundError, SignatureError
+from shipyard.errors import IntegrityError, InvalidInputError, NotFoundError, SignatureError
 from shipyard.registry.artifacts import ArtifactStore, open_artifact_store
 from shipyard.registry.engine import Database
-from shipyard.registry.entities import AliasMove, Model, ModelVersion, VersionStatus
+from shipyard.registry.entities import AliasMove, AuditEntry, Model, ModelVersion, VersionStatus
 from shipyard.registry.refs import ModelRef, check_name, parse_ref
 from shipyard.registry.store import MetadataStore
 from shipyard.settings import Settings
@@ -74,7 +74,10 @@ class Registry:
             flavors.get_flavor(flavor) if flavor else flavors.flavor_for_model(model, self.settings)
         )
         if flavor and not chosen.safe and not self.settings.allow_pickle:
-            flavors.flavor_for_model(object(), self.settings)  # raises the explained refusal
+            from shipyard.errors import UnsafeFormatError
+            from shipyard.flavors.pickle import refusal_message
+
+            raise UnsafeFormatError(refusal_message(f"{type(model).__name__} (flavor {flavor!r})"))
         data = chosen.save(model)
         return self._register_bytes(
             data,
@@ -207,7 +210,7 @@ class Registry:
         return self.store.resolve(parse_ref(ref))
 
     def get_model(self, name: str) -> Model:
-        return self.store.get_model(name)
+        return self.store.get_model(check_name(name))
 
     def list_models(self) -> list[Model]:
         return self.store.list_models()
@@ -288,7 +291,7 @@ class Registry:
         return self.store.delete_alias(name, alias, self.actor)
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
-        return self.store.alias_history(name, alias)
+        return self.store.alias_history(check_name(name), alias)
 
     def set_tag(self, ref: str, key: str, value: str) -> None:
         parsed = parse_ref(ref)
@@ -324,6 +327,24 @@ class Registry:
         if text.isdigit():
             return int(text)
         return self.get_version(text if ("/" in text or "@" in text) else f"{name}@{text}").version
+
+    # -- the audit log ----------------------------------------------------------------------
+
+    def audit_log(self, subject: str | None = None, limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first; ``subject="churn"`` also covers ``churn/3`` and
+        ``churn@champion``."""
+        return list(self.store.audit_entries(subject=subject, limit=limit))
+
+    def verify_audit(self) -> int:
+        """Check the whole chain; return the number of entries, or raise ``IntegrityError``
+        naming the first entry that was edited, removed or reordered."""
+        from shipyard.registry.audit import verify_chain
+
+        entries = list(self.store.audit_entries())
+        problem = verify_chain(entries)
+        if problem is not None:
+            raise IntegrityError(f"audit chain broken at entry {problem.seq}: {problem.reason}")
+        return len(entries)
 
     def close(self) -> None:
         self.db.dispose()

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shipyard.errors import ConflictError, NotFoundError
+from shipyard.errors import InvalidInputError, NotFoundError
 from shipyard.registry import schema as t
 from shipyard.registry.audit import GENESIS, entry_hash
 from shipyard.registry.engine import Database
@@ -151,7 +151,7 @@ class MetadataStore:
 
     def set_tag(self, model: str, version: int | None, key: str, value: str, actor: str) -> None:
         if not key or len(key) > 200:
-            raise ConflictError("tag keys are 1-200 characters")
+            raise InvalidInputError(f"tag key {key!r} must be 1-200 characters")
         with self.db.write() as conn:
             model_id = self._model_id(conn, model)
             number = 0 if version is None else version

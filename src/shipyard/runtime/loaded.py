@@ -44,7 +44,7 @@ class LoadedModel:
         import pandas as pd
 
         if self.signature is not None:
-            from shipyard.registry.signature import to_frame
+            from shipyard.registry.coerce import to_frame
 
             return to_frame(self.signature, data)
         if isinstance(data, pd.DataFrame):
