@@ -78,24 +78,24 @@ class SklearnFlavor:
 
     def load(self, data: bytes, context: LoadContext) -> Any:
         import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
-        try:
-            found = sio.get_untrusted_types(data=data)
-        except Exception as exc:  # a damaged zip or schema can fail in many ways
-            raise IntegrityError(f"the artifact is not a readable skops file: {exc}") from exc
         allowed = set(BUILTIN_TRUSTED_TYPES) | set(context.settings.trusted_types)
-        refused = sorted(set(found) - allowed)
-        if refused:
+        try:
+            # One parse on the happy path: skops refuses anything outside ``allowed`` itself.
+            model = sio.loads(data, trusted=sorted(allowed))
+        except UntrustedTypesFoundException as exc:
+            refused = sorted(set(sio.get_untrusted_types(data=data)) - allowed)
             raise UnsafeFormatError(
                 f"the skops artifact contains type(s) shipyard does not trust: "
                 f"{', '.join(refused)}. Loading a type can run its code, so review it first; if "
                 "you trust it, add its name to the trusted_types setting (SHIPYARD_TRUSTED_TYPES "
                 "as a comma-separated list, or trusted_types = [...] in shipyard.toml)"
-            )
-        try:
-            model = sio.loads(data, trusted=list(found))
-        except Exception as exc:
-            raise IntegrityError(f"the skops artifact could not be rebuilt: {exc}") from exc
+            ) from exc
+        except Exception as exc:  # a damaged zip or schema can fail in many ways
+            raise IntegrityError(
+                f"the artifact is not a readable skops file, or could not be rebuilt: {exc}"
+            ) from exc
         from shipyard.flavors._tree_check import check_model
 
         try:
@@ -136,6 +136,8 @@ class SklearnFlavor:
             "format": f"skops {skops.__version__}",
             "estimator": type(final).__name__,
             "task": task,
+            # available_if hides predict_proba where the estimator cannot give it (SVC())
+            "has_proba": hasattr(model, "predict_proba"),
         }
         classes = getattr(final, "classes_", None)
         if classes is not None:
