@@ -52,7 +52,10 @@ def bench_mlflow(model: Any, X: Any, root: Path) -> tuple[float, float]:
 
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     mlflow.set_registry_uri(f"sqlite:///{root / 'mlflow.db'}")
-    mlflow.set_experiment("bench")
+    # Keep MLflow's artifacts in the temporary folder too (its default is ./mlruns).
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment("bench", artifact_location=str(root / "mlartifacts"))
+    )
     started = time.perf_counter()
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(
