@@ -23,6 +23,6 @@ def test_quickstart_registers_promotes_loads_and_predicts(tmp_path: Path) -> Non
     version = registry.get_version("churn@champion")
     assert version.version == 1 and version.tags == {"source": "quickstart"}
     assert registry.reference_profile("churn/1")["n_rows"] == 3750
-    assert registry.verify_audit() == 3
+    assert registry.verify_audit() == 4
     assert (tmp_path / "home" / "registry.db").exists()
     registry.close()

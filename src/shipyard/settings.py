@@ -112,6 +112,15 @@ class Settings:
             }
         )
 
+    def audited(self) -> dict[str, Any]:
+        """The operator settings whose changes the audit log records."""
+        return {
+            "allow_pickle": self.allow_pickle,
+            "trusted_types": sorted(self.trusted_types),
+            "sample_rows": self.sample_rows,
+            "artifacts_url": self.resolved_artifacts_url,
+        }
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

@@ -132,7 +132,7 @@ def test_usage_errors_exit_2(cli: Invoke) -> None:
 def test_empty_registry_listings(cli: Invoke) -> None:
     assert "no models yet" in cli("models", "list").stdout
     assert cli("versions", "list").stdout == "no versions match\n"
-    assert cli("audit", "verify").stdout == "audit chain intact: 0 entries\n"
+    assert cli("audit", "verify").stdout == "audit chain intact: 1 entries\n"
 
 
 def test_import_mlflow_reports_a_folder_without_a_model(cli: Invoke, tmp_path: Path) -> None:

@@ -21,18 +21,19 @@ pytestmark = pytest.mark.usefixtures("registered")
 def test_audit_log(cli: Invoke, cli_json: Any) -> None:
     entries = cli_json("audit", "log")
     assert [e["action"] for e in entries] == [
+        "config.change",
         "model.create",
         "version.register",
         "version.register",
         "alias.set",
     ]
-    assert [e["seq"] for e in cli_json("audit", "log", "--limit", "2")] == [3, 4]
+    assert [e["seq"] for e in cli_json("audit", "log", "--limit", "2")] == [4, 5]
     assert {e["subject"] for e in cli_json("audit", "log", "--subject", "churn/1")} == {"churn/1"}
     assert "alias.set" in cli("audit", "log").stdout
 
 
 def test_audit_verify_intact(cli: Invoke) -> None:
-    assert cli("audit", "verify").stdout == "audit chain intact: 4 entries\n"
+    assert cli("audit", "verify").stdout == "audit chain intact: 5 entries\n"
 
 
 def test_audit_verify_catches_tampering(run_shipyard: Callable[..., Any]) -> None:

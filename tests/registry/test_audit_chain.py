@@ -28,6 +28,7 @@ def test_untouched_chain_verifies(registry: Any, churn: Any, churn_model: Any) -
     entries = list(registry.store.audit_entries())
     actions = [e.action for e in entries]
     assert actions == [
+        "config.change",
         "model.create",
         "version.register",
         "version.register",
@@ -36,7 +37,7 @@ def test_untouched_chain_verifies(registry: Any, churn: Any, churn_model: Any) -
         "alias.set",
     ]
     assert _verify(registry) is None
-    assert entries[3].before == {"version": None} and entries[3].after == {"version": 1}
+    assert entries[4].before == {"version": None} and entries[4].after == {"version": 1}
 
 
 def test_edited_entry_is_named(registry: Any, churn: Any, churn_model: Any) -> None:

@@ -241,11 +241,37 @@ def test_verify_audit_counts_or_names_the_broken_entry(
 
     registry.register(churn_model, "churn", reference=churn.X, target=churn.y)
     registry.set_alias("churn", "champion", 1)
-    assert registry.verify_audit() == 3
+    assert registry.verify_audit() == 4
     assert [e.action for e in registry.audit_log(subject="churn@champion")] == ["alias.set"]
     with registry.db.engine.begin() as conn:
         conn.execute(
-            sa.update(schema.audit_log).where(schema.audit_log.c.seq == 2).values(actor="x")
+            sa.update(schema.audit_log).where(schema.audit_log.c.seq == 3).values(actor="x")
         )
-    with pytest.raises(IntegrityError, match="entry 2"):
+    with pytest.raises(IntegrityError, match="entry 3"):
         registry.verify_audit()
+
+
+def test_a_classifier_without_probabilities_says_so(registry: Any, churn: Any) -> None:
+    from sklearn.svm import SVC
+
+    X = churn.X[churn.numeric].fillna(0.0).head(300)
+    v = registry.register(
+        SVC().fit(X, churn.y.head(300)), "svc", reference=X, target=churn.y.head(300)
+    )
+    assert v.signature["output"]["has_proba"] is False
+    with pytest.raises(InvalidInputError, match="gives no class probabilities"):
+        registry.load("svc/1").predict_proba(X.head(2))
+
+
+def test_operator_setting_changes_are_audited(settings: Any) -> None:
+    from shipyard.registry.client import Registry
+
+    Registry(settings).close()
+    Registry(settings).close()  # unchanged settings: no new entry
+    registry = Registry(settings.replace(allow_pickle=True, trusted_types=("a.B",)))
+    changes = [e for e in registry.audit_log() if e.action == "config.change"]
+    registry.close()
+    assert len(changes) == 2
+    assert changes[0].before is None and changes[0].after["allow_pickle"] is False
+    assert changes[1].before["allow_pickle"] is False
+    assert changes[1].after["allow_pickle"] is True and changes[1].after["trusted_types"] == ["a.B"]

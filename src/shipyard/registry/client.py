@@ -38,6 +38,7 @@ class Registry:
         self.db = Database(self.settings.resolved_database_url)
         self.store = MetadataStore(self.db)
         self.artifacts: ArtifactStore = open_artifact_store(self.settings.resolved_artifacts_url)
+        self.store.record_config(self.settings.audited(), self.actor)
 
     @property
     def actor(self) -> str:
@@ -153,7 +154,7 @@ class Registry:
             signature = Signature.from_dict(signature).to_dict()
         profile_digest = sample_digest = fingerprint = None
         classes = facts.get("classes")
-        has_proba = facts.get("task") == "classification"
+        has_proba = bool(facts.get("has_proba", facts.get("task") == "classification"))
         if reference is not None:
             X, y = _split_reference(reference, target)
             from shipyard.registry.profile import build_profile, data_fingerprint

@@ -234,6 +234,28 @@ class MetadataStore:
         with self.db.write() as conn:
             self._audit(conn, actor, action, subject, before, after)
 
+    def record_config(self, snapshot: Mapping[str, Any], actor: str) -> bool:
+        """Audit the operator settings when they differ from the last ones recorded (turning on
+        ``allow_pickle`` is a change a reviewer must see). Returns True when an entry was written."""
+        current = dict(snapshot)
+        with self.db.read() as conn:
+            if self._last_config(conn) == current:
+                return False
+        with self.db.write() as conn:
+            before = self._last_config(conn)
+            if before == current:
+                return False
+            self._audit(conn, actor, "config.change", "settings", before, current)
+        return True
+
+    def _last_config(self, conn: sa.Connection) -> Any:
+        return conn.execute(
+            sa.select(t.audit_log.c.after)
+            .where(t.audit_log.c.action == "config.change")
+            .order_by(t.audit_log.c.seq.desc())
+            .limit(1)
+        ).scalar()
+
     # -- reads --------------------------------------------------------------------------------
 
     def get_model(self, name: str) -> Model:
