@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli import alias, audit, extensions, models, register, tag, versions
+from shipyard.cli import alias, audit, extensions, models, register, serve, tag, versions
 from shipyard.cli._errors import ShipyardGroup
 
 __all__ = ["app", "main"]
@@ -58,6 +58,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(versions.app, name="versions")
 app.add_typer(alias.app, name="alias")
 app.command("tag")(tag.tag)
+app.command("serve")(serve.serve)
 app.add_typer(audit.app, name="audit")
 # Commands written elsewhere (see shipyard.cli.extensions).
 app.command("quickstart")(extensions.quickstart)

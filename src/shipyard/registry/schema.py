@@ -121,3 +121,16 @@ sa.Index("ix_model_versions_model", versions.c.model_id)
 sa.Index("ix_alias_history_model", alias_history.c.model_id, alias_history.c.alias)
 sa.Index("ix_attachments_version", attachments.c.version_id)
 sa.Index("ix_audit_subject", audit_log.c.subject)
+
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(63), nullable=False, unique=True),
+    sa.Column("model", sa.String(63), nullable=False),
+    # [{"name": "main", "ref": "churn@champion", "weight": 1.0}, ...]
+    sa.Column("variants", sa.JSON, nullable=False),
+    sa.Column("created_at", _Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", _Time, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Protocol codecs: pure functions from request bytes to columns, and from outputs to bytes."""
