@@ -63,6 +63,7 @@ app.add_typer(audit.app, name="audit")
 # Commands written elsewhere (see shipyard.cli.extensions).
 app.command("quickstart")(extensions.quickstart)
 app.command("import-mlflow")(extensions.import_mlflow)
+app.command("train")(extensions.train)
 
 
 def main() -> None:

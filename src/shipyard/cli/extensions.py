@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from shipyard.cli._common import JsonOption, open_registry, print_json, version_line
+from shipyard.cli.train import train as train
 
 
 def quickstart() -> None:
