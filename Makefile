@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: quickstart test check bench clean distclean
+.PHONY: quickstart test check bench bench-serving clean distclean
 
 quickstart: $(VENV)/.installed
 	$(BIN)/shipyard quickstart
@@ -29,6 +29,13 @@ bench: $(VENV)/.installed-dev
 			$(BIN)/python "$$f" || exit 1; \
 		done; \
 	fi
+
+# Serving throughput against a plain Starlette handler and a bare ASGI app (needs wrk, root for
+# apt-get). E.g. make bench-serving BENCH_ARGS='--duration 5 --runs 1'
+BENCH_ARGS ?=
+bench-serving: $(VENV)/.installed-dev
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python bench/bench_serving.py $(BENCH_ARGS)
 
 # pip is the last thing venv creates, so a half-made venv is finished on the next run.
 $(BIN)/pip:

@@ -96,10 +96,12 @@ def run(settings: Settings | None = None, echo: Callable[[str], Any] = print) ->
             f"   contract={record['contract']:<15} tenure={record['tenure_months']:>3} "
             f"→ churned={label} (p={p:.2f})"
         )
+    served = _serve_and_predict(registry, X_test.head(2), echo)
     elapsed = time.perf_counter() - started
     echo(f"done in {elapsed:.1f}s; the registry lives in {settings.home}/\n")
     echo("Next, try:")
     for line in (
+        "shipyard serve churn@champion --port 8080",
         "shipyard models list",
         f"shipyard versions show {version.ref}",
         "shipyard alias history churn",
@@ -112,5 +114,40 @@ def run(settings: Settings | None = None, echo: Callable[[str], Any] = print) ->
         "version": version,
         "metrics": metrics,
         "predictions": list(predictions),
+        "served": served,
         "seconds": elapsed,
     }
+
+
+def _serve_and_predict(registry: Any, rows: Any, echo: Callable[[str], Any]) -> dict[str, Any]:
+    """Serve churn@champion on a free loopback port, predict through two protocols, stop."""
+    from shipyard.serving.background import BackgroundServer, post_json
+    from shipyard.serving.server import build_app
+
+    records = rows.to_dict(orient="records")
+    v2_body = {
+        "inputs": [
+            {
+                "name": name,
+                "shape": [len(records)],
+                "datatype": "BYTES" if isinstance(records[0][name], str) else "FP64",
+                "data": [None if r[name] != r[name] else r[name] for r in records],
+            }
+            for name in rows.columns
+        ]
+    }
+    with BackgroundServer(build_app(registry, ["churn@champion"])) as url:
+        echo(f"6. started the model server on {url} (the same app `shipyard serve` runs)")
+        status, v2 = post_json(f"{url}/v2/models/churn/infer", v2_body)
+        labels = next(o["data"] for o in v2["outputs"] if o["name"] == "label")
+        echo(
+            f"   POST /v2/models/churn/infer (Open Inference Protocol) → {status}: "
+            f"model_version {v2['model_version']}, label {labels}"
+        )
+        status_ml, ml = post_json(f"{url}/invocations", {"dataframe_records": records})
+        echo(
+            f"   POST /invocations (MLflow scoring format) → {status_ml}: "
+            f"predictions {ml['predictions']}"
+        )
+    echo("   stopped the server")
+    return {"v2": labels, "mlflow": ml["predictions"], "status": [status, status_ml]}

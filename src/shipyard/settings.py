@@ -45,6 +45,8 @@ class Settings:
     """Who is acting, for the audit log; empty means the operating-system user."""
     sample_rows: int = 10_000
     """Rows kept in a version's reference sample."""
+    convert_onnx: bool = True
+    """Convert each registered model to ONNX (checked against the reference sample) for serving."""
     config_file: Path | None = None
     """The configuration file that was read, if any (informational)."""
 

@@ -24,16 +24,18 @@ def test_audit_log(cli: Invoke, cli_json: Any) -> None:
         "config.change",
         "model.create",
         "version.register",
+        "version.attach",  # the ONNX conversion (or why it was refused)
         "version.register",
+        "version.attach",
         "alias.set",
     ]
-    assert [e["seq"] for e in cli_json("audit", "log", "--limit", "2")] == [4, 5]
+    assert [e["seq"] for e in cli_json("audit", "log", "--limit", "2")] == [6, 7]
     assert {e["subject"] for e in cli_json("audit", "log", "--subject", "churn/1")} == {"churn/1"}
     assert "alias.set" in cli("audit", "log").stdout
 
 
 def test_audit_verify_intact(cli: Invoke) -> None:
-    assert cli("audit", "verify").stdout == "audit chain intact: 5 entries\n"
+    assert cli("audit", "verify").stdout == "audit chain intact: 7 entries\n"
 
 
 def test_audit_verify_catches_tampering(run_shipyard: Callable[..., Any]) -> None:

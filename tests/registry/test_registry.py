@@ -241,7 +241,7 @@ def test_verify_audit_counts_or_names_the_broken_entry(
 
     registry.register(churn_model, "churn", reference=churn.X, target=churn.y)
     registry.set_alias("churn", "champion", 1)
-    assert registry.verify_audit() == 4
+    assert registry.verify_audit() == 5  # config, model, version, its ONNX attachment, alias
     assert [e.action for e in registry.audit_log(subject="churn@champion")] == ["alias.set"]
     with registry.db.engine.begin() as conn:
         conn.execute(

@@ -152,7 +152,7 @@ def test_error_statuses(registry_with_models: Any, churn_data: Any, oip: Any) ->
             ("POST", "/v2/models/churn/versions/9/infer", orjson.dumps(good), 404, "no version 9"),
             ("GET", "/v2/models/churn/versions/x", None, 404, "positive integers"),
             ("GET", "/v2/models/churn/explain", None, 404, "no route"),
-            ("GET", "/v1/models", None, 404, "no route"),
+            ("GET", "/v3/models", None, 404, "no route"),
             ("GET", infer, None, 405, "use POST"),
             ("POST", "/v2/health/live", b"", 405, "use GET"),
         ]

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli import alias, audit, extensions, models, register, serve, tag, versions
+from shipyard.cli import alias, audit, extensions, keys, models, register, serve, tag, versions
 from shipyard.cli._errors import ShipyardGroup
 
 __all__ = ["app", "main"]
@@ -60,6 +60,7 @@ app.add_typer(alias.app, name="alias")
 app.command("tag")(tag.tag)
 app.command("serve")(serve.serve)
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 # Commands written elsewhere (see shipyard.cli.extensions).
 app.command("quickstart")(extensions.quickstart)
 app.command("import-mlflow")(extensions.import_mlflow)

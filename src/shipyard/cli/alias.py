@@ -29,10 +29,13 @@ def set_alias(
     name: Name,
     alias: Alias,
     version: Annotated[str, typer.Argument(help="A version number, or another alias to copy.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Make a rejected version the champion (audited).")
+    ] = False,
 ) -> None:
     """Point ALIAS at a version of NAME (moving it if it already points elsewhere)."""
     with open_registry() as registry:
-        move = registry.set_alias(name, alias, version)
+        move = registry.set_alias(name, alias, version, force=force)
     typer.echo(_describe(move))
 
 

@@ -26,12 +26,37 @@ def serve(
     insecure: Annotated[
         bool,
         typer.Option(
-            "--insecure", help="Allow a non-loopback address although the server has no auth."
+            "--insecure",
+            help="Allow a non-loopback address while no API key exists (no authentication).",
         ),
     ] = False,
+    metrics_open: Annotated[
+        bool,
+        typer.Option("--metrics-open", help="Serve /metrics without an API key."),
+    ] = False,
+    poll_interval: Annotated[
+        float,
+        typer.Option(
+            "--poll-interval",
+            min=0.01,
+            help="Seconds between checks of where each followed alias points.",
+        ),
+    ] = 0.25,
 ) -> None:
-    """Serve models over the Open Inference Protocol (V2) until interrupted."""
+    """Serve models over the Open Inference Protocol (V2) until interrupted.
+
+    Requests need an API key (Authorization: Bearer TOKEN) once any key exists, and always
+    beyond loopback; health probes never do.
+    """
     from shipyard.serving.server import run
 
     with open_registry() as registry:
-        run(registry, refs or [], host=host, port=port, insecure=insecure)
+        run(
+            registry,
+            refs or [],
+            host=host,
+            port=port,
+            insecure=insecure,
+            metrics_open=metrics_open,
+            poll_interval=poll_interval,
+        )

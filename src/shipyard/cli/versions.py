@@ -18,7 +18,7 @@ from shipyard.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from shipyard.registry.entities import ModelVersion
+    from shipyard.registry.entities import Attachment, ModelVersion
 
 app = group("Find, inspect and change the status of model versions.")
 
@@ -76,10 +76,12 @@ def show_version(ref: Ref, json: JsonOption = False) -> None:
     """Show one version: signature, metrics, params, lineage, aliases, tags and digest."""
     with open_registry() as registry:
         version = registry.get_version(ref)
+        attachments = registry.attachments(version.ref)
     if json:
-        print_json(version.to_dict())
+        print_json({**version.to_dict(), "attached": [a.to_dict() for a in attachments]})
         return
     _print_version(version)
+    _print_attachments(attachments)
 
 
 @app.command("status")
@@ -108,6 +110,27 @@ def _print_version(v: ModelVersion) -> None:
     _print_mapping("metrics", v.metrics)
     _print_mapping("params", v.params)
     _print_lineage(v.lineage)
+
+
+def _print_attachments(attachments: list[Attachment]) -> None:
+    if not attachments:
+        return
+    typer.echo("attached:")
+    for a in attachments:
+        digest = f" sha256 {a.digest[:12]}…" if a.digest else ""
+        typer.echo(f"  {a.kind}{digest} ({format_time(a.created_at)} by {a.created_by})")
+    reports = [a for a in attachments if a.kind == "gate_report"]
+    if reports:
+        report = reports[-1].data
+        verdict = "passed" if report.get("passed") else "FAILED"
+        print_table(
+            ("gate", "result", "reason"),
+            (
+                (g.get("gate", "?"), "pass" if g.get("passed") else "FAIL", g.get("reason", ""))
+                for g in report.get("gates", [])
+            ),
+            title=f"gates: {verdict}",
+        )
 
 
 def _print_signature(signature: dict[str, Any] | None) -> None:

@@ -14,10 +14,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.errors import IntegrityError, InvalidInputError, NotFoundError, SignatureError
+from shipyard.errors import (
+    ConflictError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    SignatureError,
+)
 from shipyard.registry.artifacts import ArtifactStore, open_artifact_store
 from shipyard.registry.engine import Database
-from shipyard.registry.entities import AliasMove, AuditEntry, Model, ModelVersion, VersionStatus
+from shipyard.registry.entities import (
+    AliasMove,
+    Attachment,
+    AuditEntry,
+    Model,
+    ModelVersion,
+    VersionStatus,
+)
 from shipyard.registry.refs import ModelRef, check_name, parse_ref
 from shipyard.registry.store import MetadataStore
 from shipyard.settings import Settings
@@ -27,7 +40,9 @@ if TYPE_CHECKING:
 
     from shipyard.runtime.loaded import LoadedModel
 
-__all__ = ["Registry"]
+__all__ = ["CHAMPION", "Registry"]
+
+CHAMPION = "champion"
 
 
 class Registry:
@@ -60,13 +75,15 @@ class Registry:
         description: str = "",
         parent: str | int | None = None,
         flavor: str | None = None,
+        convert_onnx: bool | None = None,
     ) -> ModelVersion:
         """Register ``model`` as the next version of ``name``.
 
         ``reference`` is the data the model was trained on (a DataFrame, a dict of columns or a
         2-D array); ``target`` is its labels, or the name of a column of ``reference`` holding
         them. From it come the signature, the reference profile and the data fingerprint.
-        Without it, ``input_example`` gives the signature alone.
+        Without it, ``input_example`` gives the signature alone. ``convert_onnx`` (default: the
+        ``convert_onnx`` setting, on) converts the model to ONNX for the serving fast path.
         """
         from shipyard import flavors
 
@@ -93,6 +110,7 @@ class Registry:
             tags=tags,
             description=description,
             parent=parent,
+            convert_onnx=convert_onnx,
         )
 
     def register_file(
@@ -137,6 +155,7 @@ class Registry:
         description: str = "",
         parent: str | int | None = None,
         signature: dict[str, Any] | None = None,
+        convert_onnx: bool | None = None,
     ) -> ModelVersion:
         from shipyard import flavors
         from shipyard.registry.lineage import git_state, library_versions
@@ -181,7 +200,7 @@ class Registry:
             "model": facts,
         }
         digest = self.artifacts.put(data)
-        return self.store.add_version(
+        version = self.store.add_version(
             model=name,
             flavor=flavor.name,
             artifact_digest=digest,
@@ -196,6 +215,13 @@ class Registry:
             description=description,
             actor=self.actor,
         )
+        if self.settings.convert_onnx if convert_onnx is None else convert_onnx:
+            from shipyard.runtime.onnx_convert import convert_and_attach
+
+            # Best-effort: attaches "onnx" or "onnx_rejected" (with the reason); never raises.
+            if convert_and_attach(self, version, native):
+                version = self.store.get_version(name, version.version)
+        return version
 
     def _parent(self, name: str, parent: str | int | None) -> int | None:
         if parent is None:
@@ -264,6 +290,11 @@ class Registry:
         native = flavor.load(data, LoadContext(self.settings, on_unsafe_load=audit_unsafe))
         return LoadedModel(version=version, native=native, flavor=flavor)
 
+    def attachments(self, ref: str | ModelRef) -> list[Attachment]:
+        """What later stages attached to a version (gate report, ONNX artifact, ...), oldest first."""
+        version = self.get_version(ref)
+        return self.store.attachments(version.model, version.version)
+
     def artifact_bytes(self, ref: str | ModelRef) -> bytes:
         return self.artifacts.get(self.get_version(ref).artifact_digest)
 
@@ -284,9 +315,36 @@ class Registry:
 
     # -- changing what may change -----------------------------------------------------------
 
-    def set_alias(self, name: str, alias: str, version: int | str) -> AliasMove:
+    def set_alias(
+        self, name: str, alias: str, version: int | str, *, force: bool = False
+    ) -> AliasMove:
+        """Point ``alias`` at a version. A version rejected by its gates cannot become the
+        ``champion`` unless ``force`` is given, and forcing it is audited."""
         number = self._version_number(name, version)
+        if alias == CHAMPION:
+            target = self.store.get_version(name, number)
+            if target.status == VersionStatus.REJECTED:
+                reasons = self._rejection_reasons(name, number)
+                if not force:
+                    raise ConflictError(
+                        f"{name}/{number} was rejected ({reasons}) and cannot be the champion; "
+                        "train a better version, or pass --force (force=True), which is audited"
+                    )
+                self.store.record_event(
+                    "alias.forced",
+                    f"{name}@{alias}",
+                    None,
+                    {"version": number, "status": target.status.value, "reasons": reasons},
+                    self.actor,
+                )
         return self.store.set_alias(name, alias, number, self.actor)
+
+    def _rejection_reasons(self, name: str, number: int) -> str:
+        reports = [a for a in self.store.attachments(name, number) if a.kind == "gate_report"]
+        reasons = reports[-1].data.get("reasons") if reports else None
+        if isinstance(reasons, list) and reasons:
+            return "; ".join(map(str, reasons))
+        return "status rejected"
 
     def delete_alias(self, name: str, alias: str) -> AliasMove:
         return self.store.delete_alias(name, alias, self.actor)

@@ -22,7 +22,7 @@ from shipyard.errors import StoreError
 __all__ = ["VERSION_TABLE", "Database"]
 
 VERSION_TABLE = "shipyard_alembic_version"
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 _WRITE_LOCK_KEY = 0x5348_4950  # "SHIP": the advisory-lock key of registry writes
 _MIGRATED: set[str] = set()
 _MIGRATE_GUARD = threading.Lock()

@@ -134,3 +134,20 @@ endpoints = sa.Table(
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("updated_at", _Time, nullable=False),
 )
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # The public part of the token ("shp_<key_id>_<secret>"): what lists, logs and revoke use.
+    sa.Column("key_id", sa.String(16), nullable=False, unique=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    # sha256 of the whole token, hex; the token itself is never stored.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False),  # ["predict", "read", ...]
+    sa.Column("models", sa.JSON, nullable=False),  # endpoint/model names; [] means any
+    sa.Column("created_at", _Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("revoked_at", _Time, nullable=True),
+    sa.Column("revoked_by", sa.String(200), nullable=True),
+)

@@ -12,6 +12,7 @@ traceback and answered ``500 {"error": "internal error"}`` with the request id, 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import re
@@ -28,10 +29,16 @@ from shipyard.errors import (
     SignatureError,
     StoreError,
 )
+from shipyard.registry.keys import PREDICT, READ, WRITE, ApiKey
+from shipyard.serving.auth import Authenticator, Denied
 from shipyard.serving.frame import validate_columns
 from shipyard.serving.hosts import ModelHost
+from shipyard.serving.management import PREFIX as API_PREFIX
+from shipyard.serving.management import ApiError, Management
+from shipyard.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from shipyard.serving.metrics import Metrics
 from shipyard.serving.predictor import PROBABILITIES, Predictor
-from shipyard.serving.protocols import v2
+from shipyard.serving.protocols import mlflow, v1, v2, v2_binary
 
 __all__ = ["STATUS", "ServingApp", "new_request_id"]
 
@@ -83,7 +90,15 @@ class _Disconnected(Exception):
 class _Call:
     """One request's state, handed to a handler."""
 
-    __slots__ = ("content_length", "headers", "host", "receive", "request_id", "version")
+    __slots__ = (
+        "content_length",
+        "headers",
+        "host",
+        "receive",
+        "request_headers",
+        "request_id",
+        "version",
+    )
 
     def __init__(self, receive: Receive) -> None:
         self.receive = receive
@@ -92,6 +107,14 @@ class _Call:
         self.request_id: str | None = None
         self.content_length: bytes | None = None
         self.headers: Headers = []  # extra response headers
+        self.request_headers: Headers = []  # the request's, as the ASGI scope has them
+
+    def header(self, name: bytes) -> bytes | None:
+        """The request header ``name`` (lower case), or None."""
+        for key, value in self.request_headers:
+            if key == name:
+                return value
+        return None
 
 
 Result = tuple[int, bytes]
@@ -108,17 +131,39 @@ class ServingApp:
         max_body_bytes: int = MAX_BODY_BYTES,
         workers: int = 4,
         server_version: str = "",
+        metrics: Metrics | None = None,
+        auth: Authenticator | None = None,
+        management: Management | None = None,
+        metrics_open: bool = False,
     ) -> None:
         self.hosts = dict(hosts)
         self.max_body_bytes = max_body_bytes
         self.workers = workers
         self.server_version = server_version or _package_version()
+        self.metrics = metrics if metrics is not None else Metrics()
+        for host in self.hosts.values():
+            self._count_batches(host)
+        self.auth = auth  # None: no authentication at all (in-process use and tests)
+        self.management = management  # None: no /api/v1
+        self._open_paths = {"/v2/health/live", "/v2/health/ready", "/ping", "/health"}
+        if metrics_open:
+            self._open_paths.add("/metrics")
         self._tasks: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._routes: dict[str, dict[str, Handler]] = {
             "/v2": {"GET": self._server_metadata},
             "/v2/health/live": {"GET": self._live},
             "/v2/health/ready": {"GET": self._server_ready},
+        }
+        self._routes["/metrics"] = {"GET": self._metrics_text}
+        self._routes["/v1/models"] = {"GET": self._v1_models}
+        self._routes["/invocations"] = {"POST": self._invocations}
+        self._routes["/ping"] = {"GET": self._ping}
+        self._routes["/health"] = {"GET": self._ping}
+        self._routes["/version"] = {"GET": self._version}
+        self._v1_model_routes: dict[tuple[str, ...], dict[str, Handler]] = {
+            (): {"GET": self._v1_model},
+            (":predict",): {"POST": self._v1_predict},
         }
         self._model_routes: dict[tuple[str, ...], dict[str, Handler]] = {
             (): {"GET": self._model_metadata},
@@ -146,7 +191,14 @@ class ServingApp:
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="shipyard-predict")
         for host in self.hosts.values():
             host.executor = self._executor
+            host.on_load = functools.partial(self._observe_load, host.name)
             self._tasks.append(asyncio.create_task(host.run(), name=f"host-{host.name}"))
+
+    def _observe_load(self, endpoint: str, predictor: Predictor, seconds: float) -> None:
+        version = predictor.version
+        self.metrics.observe_model_load(
+            endpoint, version.model, str(version.version), "main", seconds
+        )
 
     async def shutdown(self) -> None:
         for task in self._tasks:
@@ -174,19 +226,34 @@ class ServingApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         call = _Call(receive)
+        call.request_headers = scope["headers"]
+        authorization: bytes | None = None
         for key, value in scope["headers"]:
             if key == b"x-request-id":
                 text = value.decode("latin-1")
                 call.request_id = text if _SAFE_ID.fullmatch(text) else None
             elif key == b"content-length":
                 call.content_length = value
+            elif key == b"authorization":
+                authorization = value
+        method, path = scope["method"], scope["path"]
+        flight: tuple[str, ...] | None = None
         try:
-            handler = self._route(scope["method"], scope["path"], call)
+            principal = None
+            if self.auth is not None:  # before routing: no key, no map of what is served
+                principal = await self._authorize(method, path, authorization)
+            if self.management is not None and path.startswith(API_PREFIX):
+                handler = self._management_handler(method, path, principal)
+            else:
+                handler = self._route(method, path, call)
+            host = call.host
+            flight = self.metrics.enter(*((host.name, host.model) if host else ("", "")))
             status, body = await handler(call)
         except _Disconnected:
             return
-        except _Reply as reply:
+        except (_Reply, Denied, ApiError) as reply:
             status, body = reply.status, v2.encode_error(str(reply))
             call.headers.extend(reply.headers)
         except ShipyardError as exc:
@@ -197,8 +264,12 @@ class ServingApp:
                 "request %s: %s %s failed", call.request_id, scope["method"], scope["path"]
             )
             status, body = 500, v2.encode_error("internal error")
-        headers = [
-            _JSON,
+        finally:
+            if flight is not None:
+                self.metrics.leave(flight)
+        self._observe(call, status, started)
+        headers = [] if _has_content_type(call.headers) else [_JSON]
+        headers += [
             (b"content-length", str(len(body)).encode()),
             (b"x-request-id", (call.request_id or new_request_id()).encode()),
             *call.headers,
@@ -206,18 +277,101 @@ class ServingApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    # -- auth, management and metrics around the router --------------------------------------
+
+    def _scope_for(self, path: str, method: str) -> str | None:
+        """The scope a route needs: None for health probes (and ``/metrics`` when it was made
+        open), ``read`` to look (GET), ``write`` to change the registry (``/api/v1``), and
+        ``predict`` for every other call, which is an inference call in some protocol."""
+        if path in self._open_paths:
+            return None
+        if method == "GET" or method == "HEAD":
+            return READ
+        return WRITE if path.startswith(API_PREFIX) else PREDICT
+
+    def _names_for(self, path: str) -> tuple[str, ...] | None:
+        """What a route acts on, for keys restricted to some models: the endpoint in
+        ``/v1|v2/models/{name}...`` and the model it serves, or the model in ``/api/v1``."""
+        if path.startswith(API_PREFIX):
+            model = Management.model_in(path)
+            return None if model is None else (model,)
+        parts = path.split("/", 4)
+        if len(parts) < 4 or parts[2] != "models" or not parts[3]:
+            return None
+        name = parts[3].partition(":")[0]  # KServe V1 puts its verb there: churn:predict
+        host = self.hosts.get(name)
+        return (name,) if host is None else (name, host.model)
+
+    async def _authorize(
+        self, method: str, path: str, authorization: bytes | None
+    ) -> ApiKey | None:
+        auth = self.auth
+        assert auth is not None
+        scope = self._scope_for(path, method)
+        if scope is None:
+            return None
+        return await auth.authenticate(authorization, scope, self._names_for(path))
+
+    def _management_handler(self, method: str, path: str, key: ApiKey | None) -> Handler:
+        management = self.management
+        assert management is not None
+
+        async def handle(call: _Call) -> Result:
+            return await management.handle(method, path, lambda: self._body(call), key)
+
+        return handle
+
+    def _observe(self, call: _Call, status: int, started: float) -> None:
+        version = ""
+        for key, value in call.headers:
+            if key == b"x-shipyard-model-version":
+                version = value.decode("latin-1").rpartition("/")[2]
+        host = call.host
+        seconds = time.perf_counter() - started
+        if host is None:
+            self.metrics.observe_request("", "", version, "", status, seconds)
+        else:  # a request that named its version bypassed the variants
+            variant = "main" if call.version is None else ""
+            self.metrics.observe_request(host.name, host.model, version, variant, status, seconds)
+
+    async def _metrics_text(self, call: _Call) -> Result:
+        call.headers.append((b"content-type", METRICS_CONTENT_TYPE))
+        return 200, self.metrics.render()
+
+    def _count_batches(self, host: ModelHost) -> None:
+        """Feed the batch-size histogram and the queue-depth gauge from the host's batcher
+        (its hooks run on the event loop, once per batch). The queue is the host's, shared by
+        every version it serves, so its depth has an empty version label."""
+        metrics, name, model = self.metrics, host.name, host.model
+
+        def on_batch(predictor: object, size: int) -> None:
+            version = predictor.version.version if isinstance(predictor, Predictor) else ""
+            metrics.observe_batch(name, model, str(version), "main", size)
+
+        def on_queue_depth(depth: int) -> None:
+            metrics.set_queue_depth(name, model, "", "main", depth)
+
+        host.batcher.on_batch = on_batch
+        host.batcher.on_queue_depth = on_queue_depth
+
     def _route(self, method: str, path: str, call: _Call) -> Handler:
         methods = self._routes.get(path)
         if methods is None:
             parts = path.split("/")
-            if len(parts) < 4 or parts[1] != "v2" or parts[2] != "models":
-                raise _Reply(404, f"no route {path}; the V2 routes start with /v2")
+            if len(parts) < 4 or parts[1] not in ("v1", "v2") or parts[2] != "models":
+                raise _Reply(404, f"no route {path}; model routes start with /v2/models/{{name}}")
+            table = self._model_routes
+            if parts[1] == "v1":  # KServe V1 puts its verb after a colon: churn:predict
+                table = self._v1_model_routes
+                parts[-1], colon, verb = parts[-1].partition(":")
+                if colon:
+                    parts.append(f":{verb}")
             rest = tuple(parts[4:])
             if rest[:1] == ("versions",) and len(rest) >= 2:
                 if not rest[1].isdigit() or int(rest[1]) < 1:
                     raise _Reply(404, f"no version {rest[1]!r}: versions are positive integers")
                 call.version, rest = int(rest[1]), rest[2:]
-            methods = self._model_routes.get(rest)
+            methods = table.get(rest)
             if methods is None:
                 raise _Reply(404, f"no route {path}")
             call.host = self.hosts.get(parts[3])
@@ -297,6 +451,9 @@ class ServingApp:
         assert host is not None
         predictor = await self._predictor(call)  # held to the end: a swap cannot change it
         body = await self._body(call)
+        header_length = call.header(b"inference-header-content-length")
+        if v2_binary.is_binary(body, header_length):
+            return await self._infer_binary(call, predictor, body, header_length)
         request = v2.decode_infer(body, predictor.features)
         if call.request_id is None:
             given = request.id
@@ -308,6 +465,111 @@ class ServingApp:
         call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
         answer_id = request.id if request.id is not None else call.request_id
         return 200, v2.encode_infer(host.name, str(version.version), answer_id, outputs, selected)
+
+    # -- Triton's binary tensor data extension, KServe V1, MLflow scoring ---------------------
+
+    async def _infer_binary(
+        self, call: _Call, predictor: Predictor, body: bytes, header_length: bytes | None
+    ) -> Result:
+        """V2 infer with binary inputs or outputs (Triton's extension; see protocols/v2_binary)."""
+        host = call.host
+        assert host is not None
+        decoded = v2_binary.decode_infer(body, header_length, predictor.features)
+        request = decoded.request
+        if call.request_id is None:
+            given = request.id
+            call.request_id = given if given and _SAFE_ID.fullmatch(given) else new_request_id()
+        selected = v2.select_outputs(request.outputs, predictor.output_names)
+        frame = validate_columns(predictor.signature, request.columns, call.request_id)
+        outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
+        call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
+        answer_id = request.id if request.id is not None else call.request_id
+        version = str(predictor.version.version)
+        answer, json_length = v2_binary.encode_infer(
+            host.name, version, answer_id, outputs, selected, decoded.binary(selected)
+        )
+        if json_length is not None:
+            call.headers.append((b"content-type", b"application/octet-stream"))
+            call.headers.append((b"inference-header-content-length", str(json_length).encode()))
+        return 200, answer
+
+    async def _v1_models(self, call: _Call) -> Result:
+        return 200, v1.encode_models(list(self.hosts))
+
+    async def _v1_model(self, call: _Call) -> Result:
+        await self._predictor(call)  # 503 until loaded
+        assert call.host is not None
+        return 200, v1.encode_model(call.host.name, True)
+
+    async def _v1_predict(self, call: _Call) -> Result:
+        predictor = await self._predictor(call)
+        body = await self._body(call)
+        request = v1.decode_predict(body, predictor.features)
+        return await self._predict_table(call, predictor, request)
+
+    async def _predict_table(
+        self, call: _Call, predictor: Predictor, request: v1.TableRequest
+    ) -> Result:
+        """Validate, predict and answer ``{"predictions": ...}`` (V1 and MLflow)."""
+        host = call.host
+        assert host is not None
+        if request.proba and not predictor.has_proba:
+            raise InvalidInputError(
+                f"model {host.name!r} ({predictor.ref}) has no class probabilities; ask for labels"
+            )
+        call.request_id = call.request_id or new_request_id()
+        frame = validate_columns(predictor.signature, request.columns, call.request_id)
+        outputs = await host.infer(predictor, frame, proba=request.proba)
+        call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
+        return 200, v1.encode_predictions(outputs, request.proba)
+
+    async def _invocations(self, call: _Call) -> Result:
+        """MLflow's ``/invocations``: the model named by ``x-shipyard-model``, else the first
+        served; errors in MLflow's shape."""
+        try:
+            name = call.header(b"x-shipyard-model")
+            if name is None:
+                call.host = next(iter(self.hosts.values()), None)
+            else:
+                call.host = self.hosts.get(name.decode("latin-1"))
+            if call.host is None:
+                served = ", ".join(sorted(self.hosts)) or "none"
+                wanted = "" if name is None else f" named {name.decode('latin-1')!r}"
+                raise NotFoundError(f"no model{wanted} is served (served: {served})")
+            predictor = await self._predictor(call)
+            body = await self._body(call)
+            content_type = call.header(b"content-type")
+            kinds = {f.name: f.kind for f in predictor.signature.inputs}
+            request = mlflow.decode_invocation(
+                body,
+                None if content_type is None else content_type.decode("latin-1"),
+                predictor.features,
+                kinds,
+            )
+            return await self._predict_table(call, predictor, request)
+        except _Reply as reply:
+            call.headers.extend(reply.headers)
+            return reply.status, mlflow.encode_error(reply.status, str(reply))
+        except mlflow.UnsupportedMediaTypeError as exc:
+            return 415, mlflow.encode_error(415, str(exc))
+        except ShipyardError as exc:
+            status = status_for(exc)
+            return status, mlflow.encode_error(status, str(exc))
+
+    async def _ping(self, call: _Call) -> Result:
+        """MLflow's ``/ping`` and ``/health``: 200 once every served model is loaded."""
+        if self.ready:
+            return 200, b"\n"
+        waiting = sorted(name for name, host in self.hosts.items() if not host.ready)
+        return 503, mlflow.encode_error(503, f"not ready: still loading {', '.join(waiting)}")
+
+    async def _version(self, call: _Call) -> Result:
+        """MLflow's ``/version``: the server's version as a bare string, as MLflow answers."""
+        return 200, self.server_version.encode()
+
+
+def _has_content_type(headers: Headers) -> bool:
+    return any(key == b"content-type" for key, _ in headers)
 
 
 def _too_large(limit: int) -> _Reply:

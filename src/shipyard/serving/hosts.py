@@ -8,19 +8,26 @@ loaded and warmed off the loop and swapped in with one assignment: a request hol
 
 ``/versions/{v}`` requests address a version of the endpoint's model directly; those load on
 demand and stay cached (a few at most).
+
+Predictions go through the host's :class:`~shipyard.runtime.batcher.MicroBatcher`: concurrent
+requests coalesce into one predict call in the model's own worker thread. A version with a
+checked ONNX conversion (attachment ``onnx``) is loaded with it, read through the artifact store
+so its digest is verified, and answers through onnxruntime.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from shipyard.errors import SignatureError
 from shipyard.registry.refs import parse_ref
+from shipyard.runtime.batcher import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_WAIT, MicroBatcher
 from shipyard.serving.frame import Frame, validate_columns
 from shipyard.serving.predictor import Outputs, Predictor
 
@@ -44,6 +51,9 @@ class ModelHost:
         *,
         poll_interval: float = 1.0,
         max_pinned: int = 4,
+        max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        max_batch_wait: float = DEFAULT_MAX_WAIT,
+        use_onnx: bool = True,
     ) -> None:
         self.registry = registry
         self.name = endpoint.name
@@ -54,9 +64,15 @@ class ModelHost:
         self.current: Predictor | None = None
         self.error: str | None = None
         self.executor: Executor | None = None
+        self.on_load: Callable[[Predictor, float], None] | None = None
+        """Called with each loaded version and the seconds its load and warm-up took."""
         self._max_pinned = max_pinned
         self._pinned: OrderedDict[int, Predictor] = OrderedDict()
         self._pin_lock = asyncio.Lock()
+        self.use_onnx = use_onnx
+        self.batcher = MicroBatcher(
+            endpoint.name, max_batch_rows=max_batch_rows, max_wait=max_batch_wait
+        )
 
     @property
     def ready(self) -> bool:
@@ -116,14 +132,31 @@ class ModelHost:
         return found
 
     async def infer(self, predictor: Predictor, frame: Frame, *, proba: bool) -> Outputs:
-        """Run one prediction off the event loop (where a batcher will slot in)."""
-        loop = asyncio.get_running_loop()
-        call = functools.partial(predictor.predict, frame, proba=proba)
-        return await loop.run_in_executor(self.executor, call)
+        """One prediction, off the event loop, in a micro-batch with concurrent requests."""
+        return await self.batcher.submit(predictor, frame, proba=proba)
 
     def _load(self, ref: str) -> Predictor:
-        predictor = Predictor(self.registry.load(ref))
+        started = time.perf_counter()
+        loaded = self.registry.load(ref)
+        onnx = None
+        digest = loaded.version.attachments.get("onnx") if self.use_onnx else None
+        if digest:
+            try:
+                onnx = self.registry.artifacts.get(digest)  # verified against its digest
+            except Exception as exc:  # missing or corrupt: serve natively, say why
+                log.warning("endpoint %s: %s: no ONNX fast path: %s", self.name, ref, exc)
+        predictor = Predictor(loaded, onnx=onnx)
         self._warm(predictor)
+        seconds = time.perf_counter() - started
+        log.info(
+            "endpoint %s: %s loaded (%s path) in %.2fs",
+            self.name,
+            predictor.ref,
+            predictor.path,
+            seconds,
+        )
+        if self.on_load is not None:
+            self.on_load(predictor, seconds)
         return predictor
 
     def _warm(self, predictor: Predictor) -> None:

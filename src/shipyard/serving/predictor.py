@@ -1,13 +1,20 @@
 """A loaded version behind one call: :class:`Frame` in, :class:`Outputs` out.
 
-The flavor API takes a pandas DataFrame, so the frame's columns become one here, at the model
-boundary and nowhere earlier (a later slice adds the ONNX fast path that skips pandas).
-``Predictor.predict`` is synchronous and thread-safe for scikit-learn models; the server calls it
-off the event loop.
+Two paths. When the version carries a checked ONNX conversion (attachment ``onnx``, loaded
+through the artifact store, so digest-verified), an :class:`~shipyard.runtime.onnx_runner.
+OnnxRunner` runs onnxruntime straight on the frames' numpy columns: no pandas. Otherwise (and
+for a batch the graph cannot take, such as a missing text value) the flavor predicts, and the
+frame's columns become a pandas DataFrame here, at the model boundary and nowhere earlier.
+
+``predict_batch`` takes several frames (a micro-batch) and answers for their rows in order;
+callers split the result by row offsets. Both paths are synchronous and thread-safe; the server
+calls them off the event loop.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +27,11 @@ if TYPE_CHECKING:
     from shipyard.registry.entities import ModelVersion
     from shipyard.registry.signature import Scalar, Signature
     from shipyard.runtime.loaded import LoadedModel
+    from shipyard.runtime.onnx_runner import OnnxRunner
 
 __all__ = ["LABEL", "PROBABILITIES", "Outputs", "Predictor", "TensorSpec"]
+
+log = logging.getLogger("shipyard.serving")
 
 LABEL = "label"
 PROBABILITIES = "probabilities"
@@ -48,9 +58,9 @@ class TensorSpec:
 
 
 class Predictor:
-    """One loaded, signed version."""
+    """One loaded, signed version; ``onnx`` is its checked ONNX conversion, if any."""
 
-    def __init__(self, model: LoadedModel) -> None:
+    def __init__(self, model: LoadedModel, onnx: bytes | None = None) -> None:
         if model.signature is None:
             raise InvalidInputError(
                 f"{model.ref} has no signature, so the server cannot check its input; register "
@@ -72,9 +82,41 @@ class Predictor:
             for f in self.signature.inputs
             if f.kind == "datetime" and "," in f.dtype
         }
+        self.fast: OnnxRunner | None = None
+        if onnx is not None:
+            from shipyard.runtime.onnx_runner import OnnxRunner
+
+            try:
+                self.fast = OnnxRunner(onnx, self.signature)
+            except Exception as exc:  # a graph this build cannot run: serve natively, say why
+                log.warning("%s: not using its ONNX conversion: %s", self.ref, exc)
+
+    @property
+    def path(self) -> str:
+        """``onnx`` or ``native``: which path answers (a batch the graph cannot take still
+        goes native)."""
+        return "native" if self.fast is None else "onnx"
 
     def predict(self, frame: Frame, *, proba: bool = True) -> Outputs:
         """Labels for every row, and probabilities when ``proba`` and the model has them."""
+        return self._predict((frame,), frame.n_rows, proba)
+
+    def predict_batch(self, frames: Sequence[Frame], *, proba: bool = True) -> Outputs:
+        """One prediction over the rows of ``frames``, in order (a micro-batch)."""
+        if len(frames) == 1:
+            return self.predict(frames[0], proba=proba)
+        return self._predict(frames, sum(f.n_rows for f in frames), proba)
+
+    def _predict(self, frames: Sequence[Frame], n_rows: int, proba: bool) -> Outputs:
+        fast = self.fast
+        if fast is not None and fast.accepts(frames):
+            labels, probabilities = fast.run(frames, n_rows)
+            if proba and self.has_proba and probabilities is not None:
+                return Outputs(labels, probabilities, self.classes)
+            return Outputs(labels)
+        return self._native(frames[0] if len(frames) == 1 else _concat(frames), proba)
+
+    def _native(self, frame: Frame, proba: bool) -> Outputs:
         table = self._dataframe(frame)
         flavor, native = self.model.flavor, self.model.native
         labels = np.asarray(flavor.predict(native, table))
@@ -119,6 +161,12 @@ class Predictor:
 
     def __repr__(self) -> str:
         return f"<Predictor {self.ref}>"
+
+
+def _concat(frames: Sequence[Frame]) -> Frame:
+    first = frames[0].columns
+    columns = {name: np.concatenate([f.columns[name] for f in frames]) for name in first}
+    return Frame(columns, sum(f.n_rows for f in frames), frames[0].request_id)
 
 
 def _wire_dtype(kind: str, dtype: str) -> str:

@@ -1,4 +1,9 @@
-"""Putting the server together: endpoints from the registry, hosts, the app, and uvicorn."""
+"""Putting the server together: endpoints from the registry, hosts, the app, and uvicorn.
+
+Authentication follows one rule: the server asks for an API key whenever one exists (checked
+again every few seconds) or whenever it listens beyond loopback. Beyond loopback with no key at
+all it refuses to start, unless ``--insecure`` says to serve anyone who can reach it.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,40 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInputError, NotFoundError
 from shipyard.registry.endpoints import Endpoint, EndpointStore
+from shipyard.registry.keys import KeyStore
 from shipyard.registry.refs import parse_ref
 from shipyard.serving.app import MAX_BODY_BYTES, ServingApp
+from shipyard.serving.auth import Authenticator
 from shipyard.serving.hosts import ModelHost
+from shipyard.serving.management import Management
+from shipyard.serving.metrics import Metrics
 
 if TYPE_CHECKING:
     from shipyard.registry.client import Registry
 
 __all__ = ["build_app", "check_bind", "run"]
 
+log = logging.getLogger("shipyard.serving")
+
 
 def build_app(
     registry: Registry,
     refs: Sequence[str] | None = None,
     *,
-    poll_interval: float = 1.0,
+    poll_interval: float = 0.25,
     max_body_bytes: int = MAX_BODY_BYTES,
     workers: int = 4,
+    require_auth: bool = False,
+    metrics_open: bool = False,
+    auth_ttl: float = 5.0,
 ) -> ServingApp:
     """The app serving ``refs`` (each through the endpoint named after its model, created or
-    re-pointed as needed), or every endpoint in the store when ``refs`` is empty."""
+    re-pointed as needed), or every endpoint in the store when ``refs`` is empty.
+
+    ``require_auth`` asks for a key on every request but health probes even while no key
+    exists; otherwise keys are asked for once any exists. ``metrics_open`` serves ``/metrics``
+    without a key. ``auth_ttl`` is how long a verified key is trusted before it is checked
+    again (and so how soon a revocation applies)."""
     store = EndpointStore(registry.db)
     endpoints: list[Endpoint] = []
     if refs:
@@ -50,7 +69,16 @@ def build_app(
                 "shipyard serve churn@champion"
             )
     hosts = {e.name: ModelHost(registry, e, poll_interval=poll_interval) for e in endpoints}
-    return ServingApp(hosts, max_body_bytes=max_body_bytes, workers=workers)
+    auth = Authenticator.for_store(KeyStore(registry.db), required=require_auth, ttl=auth_ttl)
+    return ServingApp(
+        hosts,
+        max_body_bytes=max_body_bytes,
+        workers=workers,
+        metrics=Metrics(),
+        auth=auth,
+        management=Management(registry),
+        metrics_open=metrics_open,
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -62,13 +90,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, insecure: bool) -> None:
-    """Refuse a non-loopback address unless ``insecure``: the server has no auth yet."""
-    if not insecure and not is_loopback(host):
+def check_bind(host: str, insecure: bool, *, have_keys: bool = False) -> None:
+    """Refuse a non-loopback address while no API key exists, unless ``insecure``."""
+    if not insecure and not have_keys and not is_loopback(host):
         raise InvalidInputError(
-            f"refusing to listen on {host}: the server has no authentication yet (API keys come "
-            "in a later release), so it only binds to loopback (127.0.0.1, ::1, localhost); "
-            "pass --insecure to expose it anyway"
+            f"refusing to listen on {host}: no API keys exist, so anyone who can reach the "
+            "server could use it. Create a key first (shipyard keys create --scope predict); "
+            "the server then asks for one on every request but health probes. Or pass "
+            "--insecure to expose it without authentication"
         )
 
 
@@ -79,11 +108,15 @@ def run(
     host: str = "127.0.0.1",
     port: int = 8080,
     insecure: bool = False,
+    graceful_timeout: int = 30,
     **options: Any,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; uvicorn drains in-flight requests before it exits."""
-    check_bind(host, insecure)
-    app = build_app(registry, refs, **options)
+    """Serve until SIGINT/SIGTERM; uvicorn drains in-flight requests (for up to
+    ``graceful_timeout`` seconds) before it exits."""
+    have_keys = KeyStore(registry.db).any_exist()
+    check_bind(host, insecure, have_keys=have_keys)
+    required = not insecure and not is_loopback(host)
+    app = build_app(registry, refs, require_auth=required, **options)
     import uvicorn
 
     logger = logging.getLogger("shipyard")
@@ -92,6 +125,10 @@ def run(
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    if required or have_keys:
+        log.info("authentication is on: requests need an API key (health probes excepted)")
+    else:
+        log.info("authentication is off until an API key is created (shipyard keys create)")
     uvicorn.run(
         app,
         host=host,
@@ -101,4 +138,5 @@ def run(
         lifespan="on",
         access_log=False,
         log_level="info",
+        timeout_graceful_shutdown=graceful_timeout,
     )

@@ -309,7 +309,7 @@ def model_metadata(name: str, predictor: Predictor) -> bytes:
     return orjson.dumps(body)
 
 
-def server_metadata(version: str, extensions: Sequence[str] = ()) -> bytes:
+def server_metadata(version: str, extensions: Sequence[str] = ("binary_tensor_data",)) -> bytes:
     return orjson.dumps({"name": "shipyard", "version": version, "extensions": list(extensions)})
 
 

@@ -1,0 +1,273 @@
+"""Adaptive micro-batching: concurrent requests to one model share one predict call.
+
+One :class:`MicroBatcher` per served model, with one worker thread of its own (on a small
+server a second thread per model only adds contention). The policy:
+
+* **Idle: no added latency.** A request that finds no batch running and nothing queued is
+  dispatched at once, as a batch of one.
+* **Busy: batches form by themselves.** While a batch runs in the worker thread, the event loop
+  keeps decoding and validating requests, which queue. When the batch ends, everything queued
+  (up to ``max_batch_rows`` rows) becomes the next batch. The batch size follows the load.
+* **Bounded lingering.** Under concurrency (the last batch held more than one request), a batch
+  smaller than ``max_batch_rows`` lets the event loop turn while requests keep arriving, and
+  goes as soon as :data:`IDLE_TURNS` turns bring none, the batch is full, or its oldest request
+  has waited ``max_wait`` seconds (never longer). ``max_wait=0`` turns lingering off.
+
+Requests are taken first-in first-out; one batch holds requests for one predictor (the version
+that answers), so a hot swap ends a batch early instead of mixing versions. Results are split
+back per request by row offsets. An exception in a batch fails exactly the requests of that
+batch (logged once); requests before and after it are unaffected. Validation happens before
+a request reaches the batcher, so a bad request never shares a batch.
+
+Observability (for the metrics module): :attr:`MicroBatcher.queue_depth` (requests waiting),
+:attr:`MicroBatcher.last_batch_size` (requests in the last batch; ``last_batch_rows`` its rows),
+and two hooks, settable after construction: ``on_batch(model, size)``, called on the event loop
+as each batch is dispatched with the predictor and the number of requests coalesced, and
+``on_queue_depth(depth)``, called with the requests left waiting after each dispatch. A hook
+that raises is logged and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from shipyard.serving.frame import Frame
+    from shipyard.serving.predictor import Outputs
+
+__all__ = ["DEFAULT_MAX_BATCH_ROWS", "DEFAULT_MAX_WAIT", "BatchModel", "MicroBatcher"]
+
+log = logging.getLogger("shipyard.serving")
+
+DEFAULT_MAX_BATCH_ROWS = 64
+DEFAULT_MAX_WAIT = 0.002  # seconds
+IDLE_TURNS = 3
+"""Event-loop turns without a new request after which a lingering batch goes (measured: 1 turn
+dispatches too early, since a request needs a few turns from socket to queue; a timer that
+waits for a full batch always times out under closed-loop clients, adding max_wait to every
+request)."""
+
+
+class BatchModel(Protocol):
+    """What the batcher calls: one prediction over several frames' rows, in order."""
+
+    ref: str
+
+    def predict_batch(self, frames: Sequence[Frame], *, proba: bool = True) -> Outputs: ...
+
+
+@dataclass(slots=True)
+class _Item:
+    model: BatchModel
+    frame: Frame
+    proba: bool
+    future: asyncio.Future[Outputs]
+    queued: float
+
+
+class MicroBatcher:
+    """Coalesces concurrent ``submit`` calls for one served model."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        on_batch: Callable[[BatchModel, int], None] | None = None,
+        on_queue_depth: Callable[[int], None] | None = None,
+    ) -> None:
+        if max_batch_rows < 1:
+            raise ValueError("max_batch_rows must be at least 1")
+        if max_wait < 0:
+            raise ValueError("max_wait must be zero or more seconds")
+        self.name = name
+        self.max_batch_rows = max_batch_rows
+        self.max_wait = max_wait
+        self.on_batch = on_batch
+        self.on_queue_depth = on_queue_depth
+        self.last_batch_size = 0
+        """Requests in the last batch dispatched."""
+        self.last_batch_rows = 0
+        self.batches = 0
+        """Batches dispatched so far."""
+        self._queue: deque[_Item] = deque()
+        self._queued_rows = 0
+        self._draining = False
+        self._arrivals = 0
+        self._executor: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for a batch (not counting the batch running)."""
+        return len(self._queue)
+
+    async def submit(self, model: BatchModel, frame: Frame, *, proba: bool = True) -> Outputs:
+        """The outputs for ``frame``'s rows, predicted by ``model`` in some batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outputs] = loop.create_future()
+        self._queue.append(_Item(model, frame, proba, future, time.monotonic()))
+        self._queued_rows += frame.n_rows
+        self._arrivals += 1
+        if not self._draining:
+            self._start(loop)
+        return await future
+
+    def close(self) -> None:
+        """Stop the worker thread (after the batch running, if any)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    # -- the dispatch loop: one task per busy period ---------------------------------------
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._draining = True
+        self._task = loop.create_task(self._drain(), name=f"batch-{self.name}")
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                if self.max_wait > 0 and self.last_batch_size > 1:
+                    await self._linger(loop)
+                batch = self._take()
+                if batch:
+                    await self._run(loop, batch)
+        finally:
+            self._draining = False
+            if self._queue and not loop.is_closed():  # cancelled mid-way: hand on the rest
+                self._start(loop)
+
+    async def _linger(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Let the event loop turn while requests keep arriving: stop at a full batch, at the
+        oldest request's wait budget, or after IDLE_TURNS turns that brought no request."""
+        deadline = self._queue[0].queued + self.max_wait
+        seen, idle = self._arrivals, 0
+        while self._queued_rows < self.max_batch_rows and time.monotonic() < deadline:
+            await asyncio.sleep(0)
+            if self._arrivals == seen:
+                idle += 1
+                if idle >= IDLE_TURNS:
+                    return
+            else:
+                seen, idle = self._arrivals, 0
+
+    def _take(self) -> list[_Item]:
+        """The next batch: the oldest requests, for one model, up to the row limit (a request
+        over the limit alone makes a batch of its own)."""
+        queue = self._queue
+        batch: list[_Item] = []
+        rows = 0
+        model: BatchModel | None = None
+        while queue:
+            item = queue[0]
+            if item.future.done():  # cancelled while queued (the client went away)
+                queue.popleft()
+                self._queued_rows -= item.frame.n_rows
+                continue
+            if batch and (
+                item.model is not model or rows + item.frame.n_rows > self.max_batch_rows
+            ):
+                break
+            queue.popleft()
+            self._queued_rows -= item.frame.n_rows
+            model = item.model
+            batch.append(item)
+            rows += item.frame.n_rows
+        return batch
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
+        model = batch[0].model
+        frames = [item.frame for item in batch]
+        proba = any(item.proba for item in batch)
+        rows = sum(frame.n_rows for frame in frames)
+        self.last_batch_size = len(batch)
+        self.last_batch_rows = rows
+        self.batches += 1
+        if self.on_batch is not None or self.on_queue_depth is not None:
+            self._observe(model, len(batch))
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"shipyard-{self.name}")
+        try:
+            outputs = await loop.run_in_executor(self._executor, _predict, model, frames, proba)
+        except asyncio.CancelledError:  # the server is stopping: no answer is coming
+            for item in batch:
+                item.future.cancel()
+            raise
+        except Exception as exc:
+            ids = ", ".join(item.frame.request_id for item in batch[:8])
+            log.error(
+                "model %s: %s failed on a batch of %d request(s) (%s%s), %d row(s): %s: %s",
+                self.name,
+                model.ref,
+                len(batch),
+                ids,
+                ", ..." if len(batch) > 8 else "",
+                rows,
+                type(exc).__name__,
+                exc,
+                exc_info=not _expected(exc),
+            )
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        if len(batch) == 1:
+            item = batch[0]
+            if not item.future.done():
+                item.future.set_result(outputs if item.proba else _without_proba(outputs))
+            return
+        start = 0
+        for item in batch:
+            stop = start + item.frame.n_rows
+            if not item.future.done():
+                item.future.set_result(_slice(outputs, start, stop, item.proba))
+            start = stop
+
+    def _observe(self, model: BatchModel, size: int) -> None:
+        try:  # a metrics hook must not fail predictions
+            if self.on_batch is not None:
+                self.on_batch(model, size)
+            if self.on_queue_depth is not None:
+                self.on_queue_depth(len(self._queue))
+        except Exception:
+            log.exception("model %s: a batch metrics hook failed", self.name)
+
+
+def _predict(model: BatchModel, frames: list[Frame], proba: bool) -> Outputs:
+    return model.predict_batch(frames, proba=proba)
+
+
+def _expected(exc: BaseException) -> bool:
+    """Errors the app answers with a 4xx (a ShipyardError): no traceback in the log."""
+    from shipyard.errors import ShipyardError
+
+    return isinstance(exc, ShipyardError)
+
+
+def _slice(outputs: Outputs, start: int, stop: int, proba: bool) -> Outputs:
+    from shipyard.serving.predictor import Outputs
+
+    probabilities = outputs.probabilities
+    return Outputs(
+        outputs.labels[start:stop],
+        probabilities[start:stop] if proba and probabilities is not None else None,
+        outputs.classes if proba and probabilities is not None else None,
+    )
+
+
+def _without_proba(outputs: Outputs) -> Outputs:
+    if outputs.probabilities is None:
+        return outputs
+    from shipyard.serving.predictor import Outputs
+
+    return Outputs(outputs.labels)
