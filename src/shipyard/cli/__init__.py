@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli import alias, audit, extensions, keys, models, register, serve, tag, versions
+from shipyard.cli import (
+    alias,
+    audit,
+    build,
+    export,
+    extensions,
+    keys,
+    models,
+    register,
+    serve,
+    tag,
+    versions,
+)
 from shipyard.cli._errors import ShipyardGroup
 
 __all__ = ["app", "main"]
@@ -61,6 +73,8 @@ app.command("tag")(tag.tag)
 app.command("serve")(serve.serve)
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.command("build")(build.build)
+app.add_typer(export.app, name="export")
 # Commands written elsewhere (see shipyard.cli.extensions).
 app.command("quickstart")(extensions.quickstart)
 app.command("import-mlflow")(extensions.import_mlflow)
