@@ -1,0 +1,135 @@
+"""One logged prediction row, and turning a served batch into rows (pure: no I/O).
+
+A request of *n* rows gives *n* records that share the request id; (request id, row index) is
+unique in the store, so a retried request is recorded once.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from shipyard.errors import InvalidInputError
+
+__all__ = ["PredictionRecord", "records_for", "to_row"]
+
+JSONScalar = str | int | float | bool | None
+MAX_ID = 128
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRecord:
+    """One row a version answered. ``time`` is seconds since the epoch (UTC);
+    ``probabilities`` maps each class (as text) to its probability."""
+
+    request_id: str
+    row_index: int
+    endpoint: str
+    model: str
+    version: int
+    inputs: Mapping[str, Any]
+    label: Any
+    probabilities: Mapping[str, float] | None = None
+    variant: str = "main"
+    latency_ms: float = 0.0
+    time: float = field(default_factory=_time.time)
+
+
+class _Columns(Protocol):
+    @property
+    def columns(self) -> dict[str, Any]: ...
+
+
+class _Outputs(Protocol):
+    @property
+    def labels(self) -> Any: ...
+    @property
+    def probabilities(self) -> Any: ...
+    @property
+    def classes(self) -> tuple[Any, ...] | None: ...
+
+
+def records_for(
+    request_id: str,
+    frame: _Columns,
+    outputs: _Outputs,
+    *,
+    endpoint: str,
+    model: str,
+    version: int,
+    variant: str = "main",
+    latency_ms: float = 0.0,
+    time: float | None = None,
+) -> list[PredictionRecord]:
+    """The records of one served request: a :class:`~shipyard.serving.frame.Frame` and the
+    :class:`~shipyard.serving.predictor.Outputs` it got (numpy values become Python ones)."""
+    when = _time.time() if time is None else time
+    columns = {name: _plain(values) for name, values in frame.columns.items()}
+    labels = _plain(outputs.labels)
+    probabilities = None if outputs.probabilities is None else _plain(outputs.probabilities)
+    classes = [str(c) for c in _plain(outputs.classes or ())]
+    records = []
+    for i, label in enumerate(labels):
+        inputs = {name: values[i] for name, values in columns.items()}
+        proba = None if probabilities is None else dict(zip(classes, probabilities[i], strict=True))
+        records.append(
+            PredictionRecord(
+                request_id, i, endpoint, model, version, inputs, label, proba, variant,
+                latency_ms, when,
+            )
+        )  # fmt: skip
+    return records
+
+
+def to_row(record: PredictionRecord, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The store row of a record whose ``inputs`` were already redacted. Raises
+    ``InvalidInputError`` in the caller's thread for a value the store cannot take."""
+    if not 0 < len(record.request_id) <= MAX_ID:
+        raise InvalidInputError(
+            f"request id must be 1-{MAX_ID} characters, got {record.request_id!r}"
+        )
+    try:
+        inputs_json = orjson.dumps(inputs, option=orjson.OPT_SERIALIZE_NUMPY)
+        label_json = orjson.dumps(record.label, option=orjson.OPT_SERIALIZE_NUMPY)
+        proba_json = (
+            None
+            if record.probabilities is None
+            else orjson.dumps(record.probabilities, option=orjson.OPT_SERIALIZE_NUMPY)
+        )
+    except TypeError as exc:
+        raise InvalidInputError(
+            f"prediction record {record.request_id}/{record.row_index} is not JSON-able: {exc}; "
+            "log plain numbers, strings, booleans or None"
+        ) from exc
+    return {
+        "request_id": record.request_id,
+        "row_index": int(record.row_index),
+        "ts_us": round(record.time * 1_000_000),
+        "endpoint": record.endpoint,
+        "model": record.model,
+        "version": int(record.version),
+        "variant": record.variant,
+        "inputs": inputs_json.decode(),
+        "label": label_json.decode(),
+        "probabilities": None if proba_json is None else proba_json.decode(),
+        "latency_ms": float(record.latency_ms),
+    }
+
+
+def _plain(values: Any) -> list[Any]:
+    """A column as Python values; NaN (a missing value) becomes None, as JSON needs."""
+    items: Sequence[Any] = values.tolist() if hasattr(values, "tolist") else list(values)
+    return [_nan_to_none(v) for v in items]
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
