@@ -157,3 +157,84 @@ def test_settings_are_checked() -> None:
         MicroBatcher("m", max_batch_rows=0)
     with pytest.raises(ValueError, match="max_wait"):
         MicroBatcher("m", max_wait=-1)
+
+
+def test_a_cheap_lone_request_runs_inline_once_its_model_was_timed() -> None:
+    """The first lone single-row request of a model runs in the thread and is timed; the next
+    ones, being cheap, run inline on the event loop; multi-row and concurrent requests still go
+    to the thread."""
+    model = Echo()
+    batcher = MicroBatcher("m", inline_max_seconds=1.0)  # timing belongs in the benchmark
+
+    async def main() -> None:
+        for value in (1, 2, 3):
+            out = await batcher.submit(model, frame(value))
+            assert out.labels.tolist() == [value]
+            assert out.probabilities is not None and out.probabilities.tolist() == [[value, -value]]
+        assert batcher.inline_batches == 2
+        assert model.threads == {"shipyard-m_0", threading.current_thread().name}
+        model.threads.clear()
+        two = await batcher.submit(model, frame(4, 5), proba=False)  # two rows: the thread
+        assert two.labels.tolist() == [4, 5] and two.probabilities is None
+        assert batcher.inline_batches == 2 and model.threads == {"shipyard-m_0"}
+        together = await asyncio.gather(*(batcher.submit(model, frame(v)) for v in (6, 7, 8)))
+        assert [o.labels.tolist() for o in together] == [[6], [7], [8]]
+        assert batcher.inline_batches == 2 and batcher.last_batch_size == 3
+        assert model.threads == {"shipyard-m_0"}
+
+    asyncio.run(main())
+    batcher.close()
+
+
+def test_a_slow_model_never_runs_on_the_event_loop() -> None:
+    model = Echo(delay=0.002)  # 2 ms: far over the inline budget
+
+    batcher = MicroBatcher("m", inline_max_seconds=0.001)
+
+    async def main() -> None:
+        for value in range(4):
+            assert (await batcher.submit(model, frame(value))).labels.tolist() == [value]
+
+    asyncio.run(main())
+    assert batcher.inline_batches == 0
+    assert model.threads and all(name.startswith("shipyard-m") for name in model.threads)
+    batcher.close()
+
+
+def test_an_inline_failure_fails_only_its_request_and_sends_the_next_to_the_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = Echo()
+    batcher = MicroBatcher("m", inline_max_seconds=1.0)  # timing belongs in the benchmark
+
+    async def main() -> None:
+        await batcher.submit(model, frame(1))  # timed in the thread
+        with pytest.raises(RuntimeError, match="model failure"):
+            await batcher.submit(model, frame(-1))  # inline, and failing
+        assert batcher.inline_batches == 1
+        model.threads.clear()
+        assert (await batcher.submit(model, frame(2))).labels.tolist() == [2]
+        assert model.threads == {"shipyard-m_0"}  # timed again, in the thread
+        assert (await batcher.submit(model, frame(3))).labels.tolist() == [3]
+        assert batcher.inline_batches == 2
+
+    asyncio.run(main())
+    assert "model failure" in caplog.text
+    batcher.close()
+
+
+def test_a_new_model_version_is_timed_before_it_runs_inline() -> None:
+    old, new = Echo(), Echo()
+    batcher = MicroBatcher("m", inline_max_seconds=1.0)  # timing belongs in the benchmark
+
+    async def main() -> None:
+        await batcher.submit(old, frame(1))
+        await batcher.submit(old, frame(2))
+        assert batcher.inline_batches == 1
+        await batcher.submit(new, frame(3))  # a swap: the new version goes to the thread
+        assert batcher.inline_batches == 1 and new.threads == {"shipyard-m_0"}
+        await batcher.submit(new, frame(4))
+        assert batcher.inline_batches == 2
+
+    asyncio.run(main())
+    batcher.close()

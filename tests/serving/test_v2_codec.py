@@ -234,3 +234,118 @@ def test_encoded_bodies_follow_the_oip_schema(oip: Any) -> None:
     ]
     oip("metadata_server_response", orjson.loads(v2.server_metadata("1.0")))
     oip("inference_error_response", orjson.loads(v2.encode_error("bad")))
+
+
+# -- the one-2-D-tensor fast path: the matrix kept whole, converted by one np.asarray ----------
+
+
+def _general(datatype: str, shape: list[int], data: list[Any]) -> Any:
+    """What the element-by-element path makes of a tensor (flatten, count, convert), or the
+    error it raises: the reference the fast conversion must match."""
+    import math
+
+    flat = v2._flatten(data)
+    if len(flat) != math.prod(shape):
+        raise InvalidInputError("count")
+    return v2._array("t", datatype, v2.DATATYPES[datatype], flat)
+
+
+@pytest.mark.parametrize(
+    ("datatype", "shape", "data"),
+    [
+        ("FP64", [2, 3], [1.5, 2, 3, 4, 5, 6.25]),  # flat, ints and floats mixed
+        ("FP64", [2, 3], [[1.5, 2, 3], [4, 5, 6.25]]),  # a list of rows
+        ("FP64", [2, 3], [[1, 2], [3, 4], [5, 6]]),  # regular, but not the shape: row-major
+        ("FP64", [1, 3], [1, 2, 3]),  # all integers
+        ("FP64", [1, 3], [1.0, True, 3.0]),  # numpy reads a bool among numbers as one
+        ("FP32", [1, 3], [1e39, 2.0, 3.0]),  # overflow to inf: validation refuses it
+        ("FP16", [2, 3], [[1, 2, 3], [4, 5, 6]]),
+        ("FP64", [1, 3], [1.0, None, 3.0]),  # null: the element path (NaN)
+        ("FP64", [2, 3], [[[1, 2, 3]], [[4, 5, 6]]]),  # deeper nesting: the element path
+        ("FP64", [1, 3], [1.0, [2.0], 3.0]),  # mixed nesting: the element path
+        ("FP64", [1, 3], [2**70, 1, 2]),  # beyond uint64: the element path
+        ("FP64", [1, 0], [[]]),
+    ],
+)
+def test_fast_conversion_equals_the_element_path(
+    datatype: str, shape: list[int], data: list[Any]
+) -> None:
+    item = {"name": "t", "datatype": datatype, "shape": shape, "data": data}
+    _, _, fast = v2._tensor(item, 0)
+    expected = _general(datatype, shape, data)
+    assert fast.dtype == expected.dtype and fast.shape == expected.shape
+    np.testing.assert_array_equal(fast, expected)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([[1.0, 2.0, 3.0], [4.0, 5.0]], "shape [2, 3] holds 6 elements, but 'data' has 5"),
+        ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], "holds 6 elements, but 'data' has 7"),
+        ([[1.0, 2.0], [3.0, 4.0]], "holds 6 elements, but 'data' has 4"),
+        (["1.0", "2", "3", "4", "5", "6"], "FP64 elements must be numbers, got text"),
+        ([True, False, True, False, True, False], "FP64 elements must be numbers, got booleans"),
+        ([1.0, 2.0, 3.0, 4.0, 5.0, "6"], "FP64 elements must be numbers, got text"),
+        ([[1.0, 2.0, 3.0], [4.0, 5.0, {"x": 1}]], "must be numbers or null"),
+    ],
+)
+def test_bad_matrix_data_gets_the_element_paths_error(data: list[Any], message: str) -> None:
+    body = {"inputs": [{"name": "t", "datatype": "FP64", "shape": [2, 3], "data": data}]}
+    with pytest.raises(InvalidInputError) as info:
+        decode(body)
+    assert not isinstance(info.value, SignatureError)
+    assert message in str(info.value)
+
+
+def test_one_2d_tensor_is_kept_as_a_matrix_with_column_views() -> None:
+    request = decode(
+        {"inputs": [{"name": "t", "datatype": "FP64", "shape": [2, 3], "data": [1, 2, 3, 4, 5, 6]}]}
+    )
+    assert request.matrix is not None
+    assert request.matrix.shape == (2, 3) and request.matrix.dtype == np.float64
+    assert request.matrix.flags.c_contiguous
+    assert list(request.columns) == list(FEATURES)
+    assert request.columns["b"].tolist() == [2.0, 5.0]
+    per_feature = decode(
+        {"inputs": [{"name": "a", "datatype": "FP64", "shape": [1], "data": [1.0]}]}, ("a",)
+    )
+    assert per_feature.matrix is None  # one tensor named after a feature is a column
+    assert per_feature.columns["a"].tolist() == [1.0]
+
+
+def test_the_matrix_path_still_refuses_what_validation_refuses() -> None:
+    """decode + validate on one 2-D tensor: non-finite values and types fail naming the
+    feature, as they do for per-feature columns."""
+    from shipyard.registry.signature import FeatureSpec, Signature
+    from shipyard.serving.frame import validate_columns
+
+    signature = Signature(
+        inputs=tuple(FeatureSpec(f, "float64", "numeric", False) for f in FEATURES)
+    )
+    body = {
+        "inputs": [
+            {"name": "t", "datatype": "FP64", "shape": [2, 3], "data": [1, 2, 3, 4, None, 6]}
+        ]
+    }
+    request = decode(body)
+    assert request.matrix is not None
+    with pytest.raises(SignatureError) as info:
+        validate_columns(signature, request.matrix)
+    assert info.value.feature == "b" and "'b' is missing at row 1" in str(info.value)
+    body["inputs"][0]["datatype"] = "FP16"
+    body["inputs"][0]["data"] = [1, 2, 3, 4, 5, 1e6]  # FP16 overflow: infinity
+    overflowed = decode(body).matrix
+    assert overflowed is not None
+    with pytest.raises(SignatureError, match="'c' is not finite at row 1"):
+        validate_columns(signature, overflowed)
+
+
+def test_encoding_picks_wire_datatypes_by_dtype() -> None:
+    outputs = Outputs(np.array(["yes", "no"]), np.array([[0.25, 0.75], [0.5, 0.5]]), ("no", "yes"))
+    for _ in range(2):  # the second time from the remembered '<U3'
+        body = orjson.loads(v2.encode_infer("m", "1", "r", outputs, ("label", "probabilities")))
+        label, proba = body["outputs"]
+        assert label == {"name": "label", "datatype": "BYTES", "shape": [2], "data": ["yes", "no"]}
+        assert proba["datatype"] == "FP64" and proba["data"] == [0.25, 0.75, 0.5, 0.5]
+    ints = orjson.loads(v2.encode_infer("m", "1", "r", Outputs(np.array([1, 0])), ("label",)))
+    assert ints["outputs"][0]["datatype"] == "INT64" and ints["outputs"][0]["data"] == [1, 0]

@@ -5,7 +5,10 @@ registration (see :mod:`shipyard.runtime.onnx_convert`). Everything that does no
 request is decided there: the input layout (one 2-D matrix in signature order, or one ``[rows,
 1]`` input per feature), each input's dtype, the output names, and the permutation from the
 graph's class order to the signature's. :meth:`OnnxRunner.run` then only copies the columns of
-one or more frames into the input buffers and calls ``InferenceSession.run``.
+one or more frames into the input buffers and calls ``InferenceSession.run``. A frame that
+carries its validated ``[rows, features]`` float64 matrix (see
+:func:`~shipyard.serving.frame.validate_matrix`) is fed as it is: a lone one without a copy
+when the graph takes float64, a batch of them with one ``concatenate``.
 """
 
 from __future__ import annotations
@@ -87,11 +90,21 @@ class OnnxRunner:
         return True
 
     def _matrix(self, frames: Sequence[Any], n_rows: int) -> Array:
-        """The [rows, features] input: one concatenate of every column of every frame (frame
-        by frame, feature by feature), which for single-row frames is already row-major."""
+        """The [rows, features] input: the frames' own matrices when they carry them, else one
+        concatenate of every column of every frame (frame by frame, feature by feature), which
+        for single-row frames is already row-major."""
+        dtype = self.matrix
+        assert dtype is not None
+        if len(frames) == 1:
+            whole: Array | None = frames[0].matrix
+            if whole is not None:
+                return whole if whole.dtype is dtype else whole.astype(dtype)
+        elif all(f.matrix is not None for f in frames):
+            return np.concatenate([f.matrix for f in frames]).astype(dtype, copy=False)
+        elif any(f.matrix is not None for f in frames):
+            return np.concatenate([self._matrix((f,), f.n_rows) for f in frames])
         features = self.features
         flat = np.concatenate([f.columns[name] for f in frames for name in features])
-        assert self.matrix is not None
         if n_rows == len(frames):  # every frame is one row
             matrix = flat.reshape(n_rows, len(features))
         else:
@@ -101,7 +114,7 @@ class OnnxRunner:
                 blocks.append(flat[start:stop].reshape(len(features), f.n_rows).T)
                 start = stop
             matrix = np.concatenate(blocks)
-        return np.ascontiguousarray(matrix, dtype=self.matrix)
+        return np.ascontiguousarray(matrix, dtype=dtype)
 
     def run(self, frames: Sequence[Any], n_rows: int) -> tuple[Array, Array | None]:
         """Labels (n_rows,) and, for classifiers, float64 probabilities (n_rows, classes) in

@@ -161,6 +161,8 @@ class ServingApp:
         self._routes["/ping"] = {"GET": self._ping}
         self._routes["/health"] = {"GET": self._ping}
         self._routes["/version"] = {"GET": self._version}
+        self._routes["/openapi.json"] = {"GET": self._openapi}
+        self._routes["/docs"] = {"GET": self._docs}
         self._v1_model_routes: dict[tuple[str, ...], dict[str, Handler]] = {
             (): {"GET": self._v1_model},
             (":predict",): {"POST": self._v1_predict},
@@ -368,8 +370,10 @@ class ServingApp:
                     parts.append(f":{verb}")
             rest = tuple(parts[4:])
             if rest[:1] == ("versions",) and len(rest) >= 2:
-                if not rest[1].isdigit() or int(rest[1]) < 1:
-                    raise _Reply(404, f"no version {rest[1]!r}: versions are positive integers")
+                text = rest[1]  # ASCII digits ("²".isdigit()) within SQLite's INTEGER range
+                whole = text.isascii() and text.isdigit() and len(text) <= 19
+                if not whole or not 1 <= int(text) < 2**63:
+                    raise _Reply(404, f"no version {text!r}: versions are positive integers")
                 call.version, rest = int(rest[1]), rest[2:]
             methods = table.get(rest)
             if methods is None:
@@ -459,7 +463,10 @@ class ServingApp:
             given = request.id
             call.request_id = given if given and _SAFE_ID.fullmatch(given) else new_request_id()
         selected = v2.select_outputs(request.outputs, predictor.output_names)
-        frame = validate_columns(predictor.signature, request.columns, call.request_id)
+        matrix = request.matrix  # one 2-D tensor: validated whole, never split into columns
+        frame = validate_columns(
+            predictor.signature, request.columns if matrix is None else matrix, call.request_id
+        )
         outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
         version = predictor.version
         call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
@@ -566,6 +573,28 @@ class ServingApp:
     async def _version(self, call: _Call) -> Result:
         """MLflow's ``/version``: the server's version as a bare string, as MLflow answers."""
         return 200, self.server_version.encode()
+
+    # -- the OpenAPI document and its page (off the hot path: imported on first use) ---------
+
+    async def _openapi(self, call: _Call) -> Result:
+        """``GET /openapi.json``: every route, with the served endpoints' request schemas."""
+        from shipyard.serving import openapi
+
+        return 200, openapi.render(
+            self.hosts,
+            server_version=self.server_version,
+            auth=self.auth is not None,
+            open_paths=self._open_paths,
+            management=self.management is not None,
+        )
+
+    async def _docs(self, call: _Call) -> Result:
+        """``GET /docs``: a self-contained page over ``/openapi.json`` (no external asset)."""
+        from shipyard.serving import openapi
+
+        call.headers.append((b"content-type", openapi.DOCS_CONTENT_TYPE))
+        call.headers.append((b"content-security-policy", openapi.DOCS_CSP))
+        return 200, openapi.docs_page()
 
 
 def _has_content_type(headers: Headers) -> bool:

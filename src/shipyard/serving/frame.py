@@ -6,6 +6,14 @@ Every protocol codec decodes a request into columns (one 1-D numpy array per inp
 ``SignatureError``s that name the feature, the row and what to send instead; the server answers
 them with 422.
 
+The fast path: a request that arrives as one numeric ``[rows, features]`` matrix (a V2 2-D
+tensor) goes to :func:`validate_matrix`. When every feature of the signature is a float64 number
+(a *dense* signature), the matrix is checked in one vectorised pass (finite, width, rows) and the
+:class:`Frame` carries it whole, so the ONNX runner feeds it to the graph without splitting it
+into columns and stacking them again. Anything else (another signature, a non-finite value, a
+wrong width) goes through :func:`validate_columns` on the matrix's columns, so the fast path
+accepts exactly what the general path accepts and fails with exactly its errors.
+
 The rules follow :func:`shipyard.registry.coerce.to_frame`, stricter where a server should be:
 unknown extra inputs are refused (not dropped), infinities are refused, and NaN (a missing value)
 is refused for features trained without missing values. Unknown levels of a categorical feature are accepted (the model
@@ -14,6 +22,7 @@ decides) unless ``strict_levels`` is set. Missing values arrive as ``None`` (JSO
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,19 +33,54 @@ import numpy as np
 from shipyard.errors import SignatureError
 from shipyard.registry.signature import FeatureSpec, Signature
 
-__all__ = ["Frame", "validate_columns"]
+__all__ = ["Frame", "validate_columns", "validate_matrix"]
 
 Array = np.ndarray[Any, Any]
 
 
-@dataclass(frozen=True, slots=True)
+_FLOAT64 = np.dtype(np.float64)
+
+
 class Frame:
     """Validated input: one 1-D array per feature, in signature order; rows are identified by
-    (``request_id``, row index)."""
+    (``request_id``, row index).
 
-    columns: dict[str, Array]
-    n_rows: int
-    request_id: str = ""
+    A frame validated by :func:`validate_matrix` also carries ``matrix``: the C-contiguous
+    float64 ``[n_rows, features]`` block in signature order, from which ``columns`` are views,
+    made on first use. Frames are not changed after validation."""
+
+    __slots__ = ("_columns", "_names", "matrix", "n_rows", "request_id")
+
+    def __init__(
+        self,
+        columns: dict[str, Array] | None,
+        n_rows: int,
+        request_id: str = "",
+        *,
+        matrix: Array | None = None,
+        names: tuple[str, ...] = (),
+    ) -> None:
+        if columns is None and (matrix is None or len(names) != matrix.shape[1]):
+            raise ValueError("a frame needs its columns, or a matrix and its feature names")
+        self._columns = columns
+        self._names = names
+        self.matrix = matrix
+        self.n_rows = n_rows
+        self.request_id = request_id
+
+    @property
+    def columns(self) -> dict[str, Array]:
+        """One 1-D array per feature, in signature order."""
+        columns = self._columns
+        if columns is None:
+            matrix = self.matrix
+            assert matrix is not None
+            columns = self._columns = {name: matrix[:, j] for j, name in enumerate(self._names)}
+        return columns
+
+    def __repr__(self) -> str:
+        layout = "columns" if self.matrix is None else "matrix"
+        return f"<Frame {self.n_rows} row(s), {layout}, request {self.request_id!r}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +90,10 @@ class _Plan:
     names: tuple[str, ...]
     known: frozenset[str]
     specs: tuple[tuple[FeatureSpec, np.dtype[Any] | None, frozenset[str] | None], ...]
+    expected: str
+    """The feature names, listed for error messages."""
+    dense: bool
+    """Every feature is a float64 number: a matrix is validated in one pass."""
 
 
 _PLANS: dict[int, tuple[Signature, _Plan]] = {}
@@ -64,7 +112,8 @@ def _plan(signature: Signature) -> _Plan:
         for spec in signature.inputs
     )
     names = tuple(spec.name for spec in signature.inputs)
-    plan = _Plan(names, frozenset(names), specs)
+    dense = bool(specs) and all(dtype == _FLOAT64 for _, dtype, _ in specs)
+    plan = _Plan(names, frozenset(names), specs, ", ".join(names), dense)
     if len(_PLANS) > 256:  # signatures live as long as their loaded version; keep this bounded
         _PLANS.clear()
     _PLANS[id(signature)] = (signature, plan)
@@ -73,14 +122,18 @@ def _plan(signature: Signature) -> _Plan:
 
 def validate_columns(
     signature: Signature,
-    columns: dict[str, Array],
+    columns: dict[str, Array] | Array,
     request_id: str = "",
     *,
     strict_levels: bool = False,
 ) -> Frame:
-    """Check decoded columns against ``signature``; return them as a :class:`Frame`."""
+    """Check decoded columns against ``signature``; return them as a :class:`Frame`.
+    ``columns`` may also be one ``[rows, features]`` matrix in signature order: see
+    :func:`validate_matrix`."""
+    if isinstance(columns, np.ndarray):
+        return validate_matrix(signature, columns, request_id, strict_levels=strict_levels)
     plan = _plan(signature)
-    expected = ", ".join(plan.names)
+    expected = plan.expected
     if len(columns) != len(plan.names) or not plan.known.issuperset(columns):
         if unknown := [name for name in columns if name not in plan.known]:
             listed = ", ".join(map(repr, unknown))
@@ -120,6 +173,43 @@ def validate_columns(
     return Frame(out, n_rows, request_id)
 
 
+def validate_matrix(
+    signature: Signature, matrix: Array, request_id: str = "", *, strict_levels: bool = False
+) -> Frame:
+    """Check a numeric ``[rows, features]`` matrix (columns in signature order) against
+    ``signature``; return it as a :class:`Frame`.
+
+    For a dense signature (every feature a float64 number) a finite matrix of the right width
+    is accepted in one vectorised pass, and the frame keeps it whole. Everything else (and every
+    failure) goes through :func:`validate_columns` on the matrix's columns, so the answer,
+    error message included, is the one the columns would get."""
+    plan = _plan(signature)
+    if (
+        plan.dense
+        and matrix.ndim == 2
+        and matrix.shape[0] > 0
+        and matrix.shape[1] == len(plan.names)
+        and matrix.dtype.kind in "iuf"
+    ):
+        values = matrix if matrix.dtype is _FLOAT64 else matrix.astype(np.float64)
+        # One reduction: a NaN or an infinity anywhere makes the sum non-finite. (A sum that
+        # overflows only sends a finite matrix down the general path, which then accepts it.)
+        if math.isfinite(values.sum()):
+            if not values.flags.c_contiguous:
+                values = np.ascontiguousarray(values)
+            return Frame(None, values.shape[0], request_id, matrix=values, names=plan.names)
+    if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
+        raise TypeError("validate_matrix takes a 2-D [rows, features] numpy array")
+    names = plan.names
+    if matrix.shape[1] != len(names):  # the codec checks the width; say it again for others
+        raise SignatureError(
+            f"the input has {matrix.shape[1]} columns, but the model expects {len(names)} "
+            f"features, in this order: {plan.expected}"
+        )
+    columns = {name: matrix[:, j] for j, name in enumerate(names)}
+    return validate_columns(signature, columns, request_id, strict_levels=strict_levels)
+
+
 def _numeric(spec: FeatureSpec, dtype: np.dtype[Any], values: Array) -> Array:
     whole = dtype.kind in "iu"
     fix = "send a whole number" if whole else "send a number"
@@ -156,8 +246,10 @@ def _check_whole(
     spec: FeatureSpec, dtype: np.dtype[Any], values: Array, present: Array, fix: str
 ) -> None:
     info = np.iinfo(dtype)
+    # Compare in floats against max + 1: float(int64 max) rounds up to 2**63, so "> max" would
+    # let 2**63 through and the cast would wrap it to the minimum.
     fractional = present & (
-        (values != np.round(values)) | (values < info.min) | (values > info.max)
+        (values != np.round(values)) | (values < float(info.min)) | (values >= float(info.max) + 1)
     )
     if fractional.any():
         row = int(fractional.argmax())

@@ -7,13 +7,18 @@ says. A tensor holds one datatype: BYTES elements are strings, BOOL elements boo
 elements numbers; ``null`` marks a missing value (FP*, BOOL and BYTES tensors). A body that breaks
 these rules raises ``InvalidInputError`` (400); a count of features that does not fit the model
 raises ``SignatureError`` (422). The codec knows nothing of models beyond feature names.
+
+One 2-D tensor is kept whole, as :attr:`InferRequest.matrix` (``[rows, features]``), for
+:func:`~shipyard.serving.frame.validate_matrix`; its columns are views made on first use. FP
+tensor data that numpy reads as one regular numeric array of at most two levels (flat, or a list
+of rows) is converted by one ``np.asarray``; anything else takes the element-by-element path, which
+decides every error.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,16 +48,50 @@ DATATYPES: dict[str, np.dtype[Any]] = {
 }
 _KNOWN = ", ".join(DATATYPES)
 _WIRE = {dtype.name: name for name, dtype in DATATYPES.items() if name != "BYTES"}
+_WIRE_DTYPES: dict[np.dtype[Any], str] = {d: n for n, d in DATATYPES.items()}
+"""Wire datatypes by numpy dtype (``dtype.name`` costs microseconds, a dict lookup does not)."""
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
-@dataclass(frozen=True, slots=True)
 class InferRequest:
-    id: str | None
-    columns: dict[str, Array]
-    outputs: tuple[str, ...] | None
-    """Names of the requested outputs, or None for all of them."""
-    parameters: dict[str, Any]
+    """A decoded infer request: ``columns`` by input name, or for one 2-D tensor, ``matrix``
+    (``[rows, features]``, columns in signature order; ``columns`` are then views of it, named
+    after the features, made on first use). ``outputs`` names the requested outputs, or is None
+    for all of them."""
+
+    __slots__ = ("_columns", "_features", "id", "matrix", "outputs", "parameters")
+
+    def __init__(
+        self,
+        id: str | None,
+        columns: dict[str, Array] | None,
+        outputs: tuple[str, ...] | None,
+        parameters: dict[str, Any],
+        *,
+        matrix: Array | None = None,
+        features: Sequence[str] = (),
+    ) -> None:
+        if columns is None and matrix is None:
+            raise ValueError("an infer request needs its columns or a matrix")
+        self.id = id
+        self._columns = columns
+        self.outputs = outputs
+        self.parameters = parameters
+        self.matrix = matrix
+        self._features = features
+
+    @property
+    def columns(self) -> dict[str, Array]:
+        columns = self._columns
+        if columns is None:
+            matrix = self.matrix
+            assert matrix is not None
+            columns = self._columns = {f: matrix[:, j] for j, f in enumerate(self._features)}
+        return columns
+
+    def __repr__(self) -> str:
+        inputs = list(self.columns) if self.matrix is None else f"matrix {self.matrix.shape}"
+        return f"<InferRequest id={self.id!r} {inputs} outputs={self.outputs}>"
 
 
 def decode_infer(body: bytes, features: Sequence[str]) -> InferRequest:
@@ -74,21 +113,29 @@ def decode_infer(body: bytes, features: Sequence[str]) -> InferRequest:
         raise InvalidInputError(
             "'inputs' must be a non-empty array of tensors {name, shape, datatype, data}"
         )
-    tensors = [_tensor(item, i) for i, item in enumerate(inputs)]
-    if len(tensors) == 1 and tensors[0][0] not in features:
-        columns = _split(*tensors[0], features)
+    if len(inputs) == 1:
+        name, shape, array = _tensor(inputs[0], 0)
+        if name not in features:
+            matrix = _matrix(name, shape, array, features)
+            selected = _requested(request.get("outputs"))
+            return InferRequest(
+                request_id, None, selected, parameters, matrix=matrix, features=features
+            )
+        tensors = [(name, shape, array)]
     else:
-        columns = {}
-        for name, shape, array in tensors:
-            if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
-                raise InvalidInputError(
-                    f"input {name!r} has shape {shape}; a per-feature input has shape [rows] or "
-                    "[rows, 1] (or send one 2-D tensor [rows, features] in signature order)"
-                )
-            if name in columns:
-                raise InvalidInputError(f"input {name!r} is given twice; send it once")
-            columns[name] = array
-    return InferRequest(request_id, columns, _requested(request.get("outputs")), parameters)
+        tensors = [_tensor(item, i) for i, item in enumerate(inputs)]
+    columns: dict[str, Array] = {}
+    for name, shape, array in tensors:
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+            raise InvalidInputError(
+                f"input {name!r} has shape {shape}; a per-feature input has shape [rows] or "
+                "[rows, 1] (or send one 2-D tensor [rows, features] in signature order)"
+            )
+        if name in columns:
+            raise InvalidInputError(f"input {name!r} is given twice; send it once")
+        columns[name] = array
+    selected = _requested(request.get("outputs"))
+    return InferRequest(request_id, columns, selected, parameters)
 
 
 def _requested(outputs: Any) -> tuple[str, ...] | None:
@@ -121,13 +168,36 @@ def _tensor(item: Any, index: int) -> tuple[str, list[int], Array]:
     data = item.get("data")
     if type(data) is not list:
         raise InvalidInputError(f"input {name!r}: 'data' must be an array (flat or nested)")
-    flat = _flatten(data) if any(type(v) is list for v in data) else data
     count = math.prod(shape)
+    if dtype.kind == "f" and data:
+        fast = _float_array(data, count, dtype)
+        if fast is not None:
+            return name, shape, fast
+    flat = _flatten(data) if any(type(v) is list for v in data) else data
     if len(flat) != count:
         raise InvalidInputError(
             f"input {name!r}: shape {shape} holds {count} elements, but 'data' has {len(flat)}"
         )
     return name, shape, _array(name, str(datatype), dtype, flat)
+
+
+def _float_array(data: list[Any], count: int, dtype: np.dtype[Any]) -> Array | None:
+    """FP tensor data as a flat array in one ``np.asarray``, when numpy reads it as one regular
+    array of numbers, flat or a list of rows, holding ``count`` elements; else None (the
+    element-by-element path then converts it, or names what is wrong). What it accepts, it
+    converts exactly as that path would."""
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError, OverflowError):  # ragged, mixed nesting, huge integers
+        return None
+    if array.ndim > 2 or array.size != count or array.dtype.kind not in "iuf":
+        return None  # deeper nesting, a count that does not fit, null, text, booleans
+    if array.ndim == 2:
+        array = array.reshape(-1)
+    if array.dtype is dtype:
+        return array
+    with np.errstate(over="ignore"):  # FP16/FP32 overflow becomes inf; validation judges it
+        return array.astype(dtype)
 
 
 def _flatten(data: list[Any]) -> list[Any]:
@@ -210,6 +280,13 @@ def _numbers_with_nulls(name: str, datatype: str, flat: list[Any]) -> Array:
 
 
 def _split(name: str, shape: list[int], array: Array, features: Sequence[str]) -> dict[str, Array]:
+    table = _matrix(name, shape, array, features)
+    return {feature: table[:, j] for j, feature in enumerate(features)}
+
+
+def _matrix(name: str, shape: list[int], array: Array, features: Sequence[str]) -> Array:
+    """One non-feature tensor as the ``[rows, features]`` matrix, checked for its rank and
+    width."""
     if len(shape) != 2:
         raise InvalidInputError(
             f"input {name!r} is not a feature, so it must be one 2-D tensor [rows, features] with "
@@ -220,8 +297,7 @@ def _split(name: str, shape: list[int], array: Array, features: Sequence[str]) -
             f"input {name!r} has {shape[1]} columns, but the model expects {len(features)} "
             f"features, in this order: {', '.join(features)}"
         )
-    table = array.reshape(shape)
-    return {feature: table[:, j] for j, feature in enumerate(features)}
+    return array.reshape(shape)
 
 
 def select_outputs(requested: tuple[str, ...] | None, available: Sequence[str]) -> tuple[str, ...]:
@@ -274,11 +350,17 @@ def encode_infer(
 
 
 def _datatype(array: Array) -> str:
-    return _WIRE.get(array.dtype.name, "BYTES")
+    dtype = array.dtype
+    found = _WIRE_DTYPES.get(dtype)
+    if found is None:
+        found = _WIRE.get(dtype.name, "BYTES")
+        if len(_WIRE_DTYPES) < 64:  # e.g. text labels' '<U5': remembered, within a bound
+            _WIRE_DTYPES[dtype] = found
+    return found
 
 
 def _data(array: Array) -> Any:
-    if array.dtype.name in _WIRE:
+    if _datatype(array) != "BYTES":
         return np.ascontiguousarray(array)
     return [
         v if isinstance(v, str | bool | int | float) or v is None else str(v)
