@@ -25,6 +25,7 @@ __all__ = ["Settings"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+PREDLOG_MODES = ("buffered", "durable", "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +48,15 @@ class Settings:
     """Rows kept in a version's reference sample."""
     convert_onnx: bool = True
     """Convert each registered model to ONNX (checked against the reference sample) for serving."""
+    predlog_url: str = ""
+    """SQLAlchemy URL of the prediction log (SQLite or PostgreSQL); empty means
+    ``predictions.db`` beside the registry's SQLite file (in ``home`` otherwise)."""
+    predlog_mode: str = "buffered"
+    """How the server records predictions: ``buffered`` (answer at once, commit within
+    ``predlog_flush_interval``), ``durable`` (answer only once the record is committed) or
+    ``off`` (record nothing)."""
+    predlog_flush_interval: float = 1.0
+    """Seconds a buffered prediction record may wait before its batch is committed."""
     config_file: Path | None = None
     """The configuration file that was read, if any (informational)."""
 
@@ -58,6 +68,16 @@ class Settings:
             coerced = _coerce(f.name, value, hints[f.name])
             if coerced is not value:
                 object.__setattr__(self, f.name, coerced)
+        if self.predlog_mode not in PREDLOG_MODES:
+            raise ConfigError(
+                f"setting 'predlog_mode' (SHIPYARD_PREDLOG_MODE) has an invalid value "
+                f"{self.predlog_mode!r}: use one of {', '.join(PREDLOG_MODES)}"
+            )
+        if not self.predlog_flush_interval > 0:
+            raise ConfigError(
+                f"setting 'predlog_flush_interval' (SHIPYARD_PREDLOG_FLUSH_INTERVAL) must be a "
+                f"positive number of seconds, got {self.predlog_flush_interval!r}"
+            )
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,6 +19,12 @@ FAMILIES = {
     "shipyard_queue_depth": "gauge",
     "shipyard_model_load_seconds": "gauge",
 }
+PREDLOG_FAMILIES = {  # only while the server records predictions (build_app's default)
+    "shipyard_predlog_written_total": "counter",
+    "shipyard_predlog_pending": "gauge",
+    "shipyard_predlog_failed_total": "counter",
+    "shipyard_predlog_dropped_total": "counter",
+}
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(rf"({_NAME})(?:\{{(.*)\}})? (\S+)")
 _LABEL = re.compile(rf'({_NAME})="((?:[^"\\\n]|\\[\\"n])*)"(,|$)')
@@ -102,7 +108,7 @@ def test_metrics_parse_and_move(registry_with_models: Any, churn_data: Any) -> N
             assert first.status_code == 200
             assert first.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
             types, before = parse(first.text)
-            assert types == FAMILIES
+            assert types == FAMILIES | PREDLOG_FAMILIES
             for _ in range(3):
                 ok = await http.post("/v2/models/churn/infer", json=request)
                 assert ok.status_code == 200

@@ -29,15 +29,16 @@ from shipyard.errors import (
     SignatureError,
     StoreError,
 )
+from shipyard.predlog import PredictionLog, PredictionLogError, records_for
 from shipyard.registry.keys import PREDICT, READ, WRITE, ApiKey
 from shipyard.serving.auth import Authenticator, Denied
-from shipyard.serving.frame import validate_columns
+from shipyard.serving.frame import Frame, validate_columns
 from shipyard.serving.hosts import ModelHost
 from shipyard.serving.management import PREFIX as API_PREFIX
 from shipyard.serving.management import ApiError, Management
 from shipyard.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from shipyard.serving.metrics import Metrics
-from shipyard.serving.predictor import PROBABILITIES, Predictor
+from shipyard.serving.metrics import Metrics, PredlogCounts
+from shipyard.serving.predictor import PROBABILITIES, Outputs, Predictor
 from shipyard.serving.protocols import mlflow, v1, v2, v2_binary
 
 __all__ = ["STATUS", "ServingApp", "new_request_id"]
@@ -97,11 +98,13 @@ class _Call:
         "receive",
         "request_headers",
         "request_id",
+        "started",
         "version",
     )
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, started: float = 0.0) -> None:
         self.receive = receive
+        self.started = started  # time.perf_counter() at the request's arrival
         self.host: ModelHost | None = None
         self.version: int | None = None
         self.request_id: str | None = None
@@ -135,6 +138,7 @@ class ServingApp:
         auth: Authenticator | None = None,
         management: Management | None = None,
         metrics_open: bool = False,
+        prediction_log: PredictionLog | None = None,
     ) -> None:
         self.hosts = dict(hosts)
         self.max_body_bytes = max_body_bytes
@@ -145,6 +149,9 @@ class ServingApp:
             self._count_batches(host)
         self.auth = auth  # None: no authentication at all (in-process use and tests)
         self.management = management  # None: no /api/v1
+        self.prediction_log = prediction_log  # None: predictions are not recorded
+        self.predlog_dropped = 0  # buffered records refused by a full log (counted, warned)
+        self._predlog_warned = 0.0
         self._open_paths = {"/v2/health/live", "/v2/health/ready", "/ping", "/health"}
         if metrics_open:
             self._open_paths.add("/metrics")
@@ -210,6 +217,15 @@ class ServingApp:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        # uvicorn sends lifespan.shutdown once its connections drained, so every answered
+        # request has appended its records by now: write them all before the process exits.
+        if self.prediction_log is not None:
+            try:
+                await self.prediction_log.aclose()
+            except PredictionLogError as exc:
+                log.error("%s", exc)  # names how many records were not stored
+            finally:
+                self.prediction_log.store.dispose()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -229,7 +245,7 @@ class ServingApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        call = _Call(receive)
+        call = _Call(receive, started)
         call.request_headers = scope["headers"]
         authorization: bytes | None = None
         for key, value in scope["headers"]:
@@ -338,7 +354,58 @@ class ServingApp:
 
     async def _metrics_text(self, call: _Call) -> Result:
         call.headers.append((b"content-type", METRICS_CONTENT_TYPE))
-        return 200, self.metrics.render()
+        plog = self.prediction_log
+        counts = None
+        if plog is not None:
+            counts = PredlogCounts(plog.written, plog.pending, plog.failed, self.predlog_dropped)
+        return 200, self.metrics.render(counts)
+
+    async def _log(
+        self,
+        call: _Call,
+        host: ModelHost,
+        predictor: Predictor,
+        frame: Frame,
+        outputs: Outputs,
+        started: float,
+    ) -> None:
+        """Record the answered rows in the prediction log (one record per row, under the
+        response's request id). Durable mode returns once they are committed, and a log that
+        cannot take them makes the request a 503: no prediction is acknowledged unrecorded.
+        Buffered mode returns at once (awaiting space while the buffer is full); records it
+        could not take are counted in ``shipyard_predlog_dropped_total`` and warned about."""
+        plog = self.prediction_log
+        if plog is None:
+            return
+        assert call.request_id is not None
+        version = predictor.version
+        records = records_for(
+            call.request_id,
+            frame,
+            outputs,
+            endpoint=host.name,
+            model=version.model,
+            version=version.version,
+            variant="main" if call.version is None else "",  # /versions/{v} bypasses variants
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+        )
+        try:
+            await plog.submit(*records)
+        except PredictionLogError as exc:
+            if plog.mode == "durable":
+                raise _Reply(
+                    503,
+                    f"the prediction was not returned because it could not be recorded in the "
+                    f"prediction log (durable mode): {exc}",
+                ) from exc
+            self.predlog_dropped += len(records)
+            now = time.monotonic()
+            if now - self._predlog_warned >= 30.0 or self._predlog_warned == 0.0:
+                self._predlog_warned = now
+                log.warning(
+                    "request %s: %d prediction records not logged (%d so far): %s",
+                    call.request_id, len(records), self.predlog_dropped, exc,
+                )  # fmt: skip
 
     def _count_batches(self, host: ModelHost) -> None:
         """Feed the batch-size histogram and the queue-depth gauge from the host's batcher
@@ -471,7 +538,9 @@ class ServingApp:
         version = predictor.version
         call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
         answer_id = request.id if request.id is not None else call.request_id
-        return 200, v2.encode_infer(host.name, str(version.version), answer_id, outputs, selected)
+        answer = v2.encode_infer(host.name, str(version.version), answer_id, outputs, selected)
+        await self._log(call, host, predictor, frame, outputs, call.started)
+        return 200, answer
 
     # -- Triton's binary tensor data extension, KServe V1, MLflow scoring ---------------------
 
@@ -495,6 +564,7 @@ class ServingApp:
         answer, json_length = v2_binary.encode_infer(
             host.name, version, answer_id, outputs, selected, decoded.binary(selected)
         )
+        await self._log(call, host, predictor, frame, outputs, call.started)
         if json_length is not None:
             call.headers.append((b"content-type", b"application/octet-stream"))
             call.headers.append((b"inference-header-content-length", str(json_length).encode()))
@@ -528,7 +598,9 @@ class ServingApp:
         frame = validate_columns(predictor.signature, request.columns, call.request_id)
         outputs = await host.infer(predictor, frame, proba=request.proba)
         call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
-        return 200, v1.encode_predictions(outputs, request.proba)
+        answer = v1.encode_predictions(outputs, request.proba)
+        await self._log(call, host, predictor, frame, outputs, call.started)
+        return 200, answer
 
     async def _invocations(self, call: _Call) -> Result:
         """MLflow's ``/invocations``: the model named by ``x-shipyard-model``, else the first

@@ -15,6 +15,11 @@ Series (labels ``endpoint``, ``model``, ``version``, ``variant``; requests add `
   through :meth:`Metrics.observe_batch` and :meth:`Metrics.set_queue_depth`.
 - ``shipyard_model_load_seconds`` (gauge): how long loading and warming a version took, fed by
   the hosts through :meth:`Metrics.observe_model_load`.
+- ``shipyard_predlog_written_total`` (counter), ``shipyard_predlog_pending`` (gauge),
+  ``shipyard_predlog_failed_total`` (counter: rows in failed commit attempts, each retry counted)
+  and ``shipyard_predlog_dropped_total`` (counter: rows not logged because the buffer stayed
+  full, in buffered mode), no labels: the prediction log's counters, read when scraped and
+  rendered only while the server logs predictions (:class:`PredlogCounts`).
 
 Request series are touched only on the event loop, so they need no lock. The batcher and the
 hosts may call from worker threads, so their series sit behind one lock (taken per batch or per
@@ -26,8 +31,9 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
-__all__ = ["BATCH_BUCKETS", "CONTENT_TYPE", "DURATION_BUCKETS", "Metrics"]
+__all__ = ["BATCH_BUCKETS", "CONTENT_TYPE", "DURATION_BUCKETS", "Metrics", "PredlogCounts"]
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 # From half a millisecond (a fast single-row request) to ten seconds (a large batch on a forest).
@@ -54,6 +60,15 @@ _REQUEST_LABELS = (*_VERSION_LABELS, "status")
 _FLIGHT_LABELS = ("endpoint", "model")
 
 Labels = tuple[str, ...]
+
+
+class PredlogCounts(NamedTuple):
+    """The prediction log's counters at scrape time."""
+
+    written: int
+    pending: int
+    failed: int
+    dropped: int
 
 
 class _Histogram:
@@ -135,8 +150,9 @@ class Metrics:
 
     # -- the scrape ---------------------------------------------------------------------------
 
-    def render(self) -> bytes:
-        """Every series in the Prometheus text exposition format, version 0.0.4."""
+    def render(self, predlog: PredlogCounts | None = None) -> bytes:
+        """Every series in the Prometheus text exposition format, version 0.0.4; the prediction
+        log's series when ``predlog`` is given."""
         out: list[str] = []
         requests = sorted(self._requests.items())
         _family(
@@ -186,8 +202,33 @@ class Metrics:
         )
         for labels, seconds in loads:
             out.append(_sample("shipyard_model_load_seconds", _VERSION_LABELS, labels, seconds))
+        if predlog is not None:
+            _predlog(out, predlog)
         out.append("")
         return "\n".join(out).encode()
+
+
+def _predlog(out: list[str], counts: PredlogCounts) -> None:
+    series = (
+        ("written_total", "counter", "Prediction records committed to the log.", counts.written),
+        ("pending", "gauge", "Prediction records appended, not yet committed.", counts.pending),
+        (
+            "failed_total",
+            "counter",
+            "Prediction records in failed commit attempts (each retry counts again).",
+            counts.failed,
+        ),
+        (
+            "dropped_total",
+            "counter",
+            "Prediction records not logged because the log's buffer stayed full.",
+            counts.dropped,
+        ),
+    )
+    for suffix, kind, help, value in series:
+        name = f"shipyard_predlog_{suffix}"
+        _family(out, name, kind, help)
+        out.append(f"{name} {_number(value)}")
 
 
 def _family(out: list[str], name: str, kind: str, help: str) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInputError, NotFoundError
+from shipyard.predlog import PredictionLog, PredictionStore, default_url
 from shipyard.registry.endpoints import Endpoint, EndpointStore
 from shipyard.registry.keys import KeyStore
 from shipyard.registry.refs import parse_ref
@@ -47,7 +48,10 @@ def build_app(
     ``require_auth`` asks for a key on every request but health probes even while no key
     exists; otherwise keys are asked for once any exists. ``metrics_open`` serves ``/metrics``
     without a key. ``auth_ttl`` is how long a verified key is trusted before it is checked
-    again (and so how soon a revocation applies)."""
+    again (and so how soon a revocation applies).
+
+    Predictions are recorded in the prediction log as the registry's settings say
+    (``predlog_mode``, ``predlog_url``, ``predlog_flush_interval``); mode ``off`` records none."""
     store = EndpointStore(registry.db)
     endpoints: list[Endpoint] = []
     if refs:
@@ -70,6 +74,7 @@ def build_app(
             )
     hosts = {e.name: ModelHost(registry, e, poll_interval=poll_interval) for e in endpoints}
     auth = Authenticator.for_store(KeyStore(registry.db), required=require_auth, ttl=auth_ttl)
+    prediction_log = _prediction_log(registry)
     return ServingApp(
         hosts,
         max_body_bytes=max_body_bytes,
@@ -78,6 +83,23 @@ def build_app(
         auth=auth,
         management=Management(registry),
         metrics_open=metrics_open,
+        prediction_log=prediction_log,
+    )
+
+
+def _prediction_log(registry: Registry) -> PredictionLog | None:
+    """The prediction log the settings ask for, or None when ``predlog_mode`` is ``off``."""
+    settings = registry.settings
+    mode = settings.predlog_mode
+    if mode == "off":
+        return None
+    assert mode in ("buffered", "durable")  # Settings validated it
+    store = PredictionStore(settings.predlog_url or default_url(settings))
+    log.info("recording predictions in %s (%s)", store.safe_url, mode)
+    return PredictionLog(
+        store,
+        mode="durable" if mode == "durable" else "buffered",
+        flush_interval=settings.predlog_flush_interval,
     )
 
 
