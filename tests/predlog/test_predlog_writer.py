@@ -77,7 +77,7 @@ def test_concurrent_durable_appends_share_commits(store: PredictionStore) -> Non
 def test_a_full_buffer_blocks_appends_and_drops_nothing(store: PredictionStore) -> None:
     log = PredictionLog(store, capacity=5, max_batch=5, flush_interval=0.01)
     with store.engine.connect() as blocker:
-        blocker = blocker.execution_options(predlog_write=True)
+        blocker = blocker.execution_options(shipyard_write=True)
         blocker.begin()  # SQLite: BEGIN IMMEDIATE holds the write lock
         if store.dialect == "postgresql":
             blocker.execute(sa.text("LOCK TABLE predictions IN EXCLUSIVE MODE"))

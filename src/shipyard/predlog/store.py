@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shipyard.predlog.errors import PredictionLogError
 from shipyard.predlog.schema import SCHEMA_VERSION, meta, metadata, predictions
+from shipyard.sqlengine import WRITE_OPTION, open_engine
 
 if TYPE_CHECKING:
     from shipyard.settings import Settings
@@ -42,34 +42,7 @@ class PredictionStore:
     """Connection, schema and batch insert of the prediction log (thread-safe)."""
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise PredictionLogError(
-                f"invalid prediction log URL {url!r}: use sqlite:///PATH or "
-                "postgresql+psycopg://USER@HOST:PORT/DB"
-            ) from exc
-        self.dialect = parsed.get_backend_name()
-        kwargs: dict[str, Any] = {}
-        if self.dialect == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-        elif self.dialect == "postgresql":
-            kwargs["pool_pre_ping"] = True
-        else:
-            raise PredictionLogError(
-                f"prediction log URL {url!r}: only SQLite and PostgreSQL are supported"
-            )
-        try:
-            self.engine = sa.create_engine(parsed, **kwargs)
-        except (sa.exc.ArgumentError, ImportError) as exc:
-            raise PredictionLogError(
-                f"cannot use prediction log URL {url!r}: {exc} "
-                "(PostgreSQL needs: pip install 'shipyard[postgres]')"
-            ) from exc
-        if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+        self.engine, self.dialect = open_engine(url, "prediction log URL", PredictionLogError)
         self._insert = (
             sqlite.insert(predictions)
             if self.dialect == "sqlite"
@@ -85,7 +58,7 @@ class PredictionStore:
         """Insert rows in one transaction; rows already stored are skipped. Raises SQLAlchemy's
         errors as they are: the writer retries them."""
         with self.engine.connect() as conn:
-            conn = conn.execution_options(predlog_write=True)
+            conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 conn.execute(self._insert, list(rows))
 
@@ -110,7 +83,7 @@ class PredictionStore:
         """Create the schema if missing (once, under a lock) and return the store's salt."""
         try:
             with self.engine.connect() as plain:
-                conn = plain.execution_options(predlog_write=True)
+                conn = plain.execution_options(**{WRITE_OPTION: True})
                 with conn.begin():
                     if self.dialect == "postgresql":
                         conn.execute(
@@ -137,23 +110,3 @@ class PredictionStore:
                 f"newer than this shipyard ({SCHEMA_VERSION}); upgrade shipyard"
             )
         return bytes.fromhex(stored["salt"])
-
-
-def _configure_sqlite(engine: sa.Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event decides, below
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA busy_timeout=60000")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        # Writers take the lock up front, so two of them queue on busy_timeout instead of failing
-        # on a lock upgrade; readers never wait for writers (WAL).
-        if conn.get_execution_options().get("predlog_write"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.exec_driver_sql("BEGIN")

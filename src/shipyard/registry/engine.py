@@ -12,12 +12,11 @@ import fcntl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from shipyard.errors import StoreError
+from shipyard.sqlengine import WRITE_OPTION, open_engine
 
 __all__ = ["VERSION_TABLE", "Database"]
 
@@ -33,30 +32,7 @@ class Database:
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
-        try:
-            parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise StoreError(
-                f"invalid database URL {url!r}: use sqlite:///PATH or "
-                "postgresql+psycopg://USER@HOST:PORT/DB"
-            ) from exc
-        self.dialect = parsed.get_backend_name()
-        kwargs: dict[str, Any] = {}
-        if self.dialect == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-        else:
-            kwargs["pool_pre_ping"] = True
-        try:
-            self.engine = sa.create_engine(parsed, **kwargs)
-        except (sa.exc.ArgumentError, ImportError) as exc:
-            hint = (
-                " (install it with: pip install 'shipyard[postgres]')" if "postgres" in url else ""
-            )
-            raise StoreError(f"cannot use database URL {url!r}: {exc}{hint}") from exc
-        if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+        self.engine, self.dialect = open_engine(url, "database URL", StoreError, foreign_keys=True)
         if migrate:
             self.migrate()
 
@@ -73,7 +49,7 @@ class Database:
         """A transaction that holds the store's write lock from its first statement."""
         try:
             with self.engine.connect() as conn:
-                conn = conn.execution_options(shipyard_write=True)
+                conn = conn.execution_options(**{WRITE_OPTION: True})
                 with conn.begin():
                     if self.dialect == "postgresql":
                         conn.execute(
@@ -144,23 +120,3 @@ class Database:
 
     def _safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
-
-
-def _configure_sqlite(engine: sa.Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy's events, not the driver, decide when transactions begin.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        if conn.get_execution_options().get("shipyard_write"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.exec_driver_sql("BEGIN")
