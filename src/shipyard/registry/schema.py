@@ -151,3 +151,79 @@ api_keys = sa.Table(
     sa.Column("revoked_at", _Time, nullable=True),
     sa.Column("revoked_by", sa.String(200), nullable=True),
 )
+
+# -- operations (0004): rollouts, alerts, monitor runs, leases --------------------------------
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(63), nullable=False),
+    sa.Column("model", sa.String(63), nullable=False),
+    sa.Column("baseline_version", sa.Integer, nullable=True),
+    sa.Column("candidate_version", sa.Integer, nullable=False),
+    sa.Column("mode", sa.String(20), nullable=False),  # canary | ab | shadow
+    # running | paused | stopped | promoted | rolled_back
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),  # RolloutPlan.to_dict()
+    sa.Column("state", sa.JSON, nullable=False),  # RolloutState.to_dict()
+    sa.Column("created_at", _Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", _Time, nullable=False),
+    sa.Column("ended_at", _Time, nullable=True),
+)
+sa.Index("ix_rollouts_endpoint", rollouts.c.endpoint, rollouts.c.status)
+
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("model", sa.String(63), nullable=True),  # None: every model
+    sa.Column("spec", sa.JSON, nullable=False),  # the rule as in the config file
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", _Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", _Time, nullable=False),
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(100), nullable=False),
+    sa.Column("model", sa.String(63), nullable=True),
+    sa.Column("state", sa.String(20), nullable=False),  # firing | resolved
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("at", _Time, nullable=False),
+)
+sa.Index("ix_alert_events_rule", alert_events.c.rule, alert_events.c.at)
+
+monitor_runs = sa.Table(
+    "monitor_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(63), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("window_start", _Time, nullable=True),
+    sa.Column("window_end", _Time, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # ok | drift | alert | error
+    sa.Column("report", sa.JSON, nullable=False),
+    sa.Column("started_at", _Time, nullable=False),
+    sa.Column("finished_at", _Time, nullable=True),
+)
+sa.Index("ix_monitor_runs_model", monitor_runs.c.model, monitor_runs.c.window_end)
+
+# A named lease (a scheduled monitor run, a rollout controller tick) held by one replica until
+# ``expires_at`` (epoch seconds), so a job on many replicas runs once.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
