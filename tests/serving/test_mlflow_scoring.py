@@ -4,12 +4,8 @@ header, health and version routes, and errors in MLflow's shape."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
-import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +15,7 @@ from _v2_helpers import client, lifespan, rows, wait_ready
 
 from shipyard import __version__
 from shipyard.errors import InvalidInputError
+from shipyard.serving.background import BackgroundServer
 from shipyard.serving.protocols import mlflow as codec
 from shipyard.serving.server import build_app
 
@@ -305,42 +302,6 @@ def test_csv_reads_values_by_feature_kind() -> None:
         codec.decode_invocation(orjson.dumps("x"), "application/json", ("n",), kinds)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def live_server(app: Any) -> Iterator[int]:
-    """``app`` under uvicorn (httptools, uvloop) in a thread; yields its port."""
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 # Importing mlflow.pyfunc (for its client) makes mlflow infer schemas for its own chat types,
 # which warns about an `Any` hint inside mlflow; the message starts with a colour escape.
 @pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning")
@@ -350,8 +311,8 @@ def test_mlflows_own_client(registry_with_models: Any, churn_data: Any) -> None:
     X = rows(churn_data, 5)
     champion = registry_with_models.load("churn@champion")
     app = build_app(registry_with_models, ["churn@champion"])
-    with live_server(app) as port:
-        scoring = ScoringServerClient("127.0.0.1", port)
+    with BackgroundServer(app, loop="uvloop") as url:
+        scoring = ScoringServerClient("127.0.0.1", int(url.rpartition(":")[2]))
         scoring.wait_server_ready(timeout=60)
         assert scoring.get_version() == __version__
         labels = scoring.invoke(X).get_predictions(predictions_format="ndarray")

@@ -4,13 +4,9 @@ no 5xx, a documented status, the documented content type, headers and body schem
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,6 +25,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 )
 
 from shipyard.registry.keys import KeyStore  # noqa: E402
+from shipyard.serving.background import BackgroundServer  # noqa: E402
 from shipyard.serving.server import build_app  # noqa: E402
 
 CHECKS = [
@@ -41,42 +38,6 @@ CHECKS = [
 MAX_EXAMPLES = 30
 NEGATIVE_EXAMPLES = 15
 BUDGET_SECONDS = 90.0  # the whole run, server start included; about 40 s on 2 cores here
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    """The app under uvicorn (httptools, as `shipyard serve` runs it) in a thread."""
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        lifespan="on",
-        http="httptools",
-        ws="none",
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-schemathesis", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _csv_bodies(features: list[str]) -> st.SearchStrategy[bytes]:
@@ -111,13 +72,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(registry_with_models:
     features = [f["name"] for f in registry.get_version("churn@champion").signature["inputs"]]
     schemathesis.openapi.media_type("text/csv", _csv_bodies(features))
     started = time.monotonic()
-    with _serve(app) as base:
-        import httpx
-
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{base}/v2/health/ready").status_code != 200:
-            assert time.monotonic() < deadline, "the server never became ready"
-            time.sleep(0.05)
+    with BackgroundServer(app) as base:
         schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=auth, timeout=10)
         failures: dict[str, str] = {}
         operations = [result.ok() for result in schema.get_all_operations()]

@@ -4,16 +4,14 @@ another Registry while clients keep sending requests, and not one request fails.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from _v2_helpers import per_feature, rows
 
 from shipyard.registry.client import Registry
+from shipyard.serving.background import BackgroundServer
 from shipyard.serving.server import build_app
 
 FLIPS = 20
@@ -21,31 +19,11 @@ CLIENTS = 4
 SWITCH_TIMEOUT = 60.0  # generous: the switch time itself is measured by bench/bench_hot_swap.py
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_twenty_alias_flips_under_load_fail_no_request(
     registry_with_models: Any, churn_data: Any
 ) -> None:
     app = build_app(registry_with_models, ["churn@champion"], poll_interval=0.05)
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
     request = per_feature(rows(churn_data, 1))
     failures: list[str] = []
     answered: dict[str, int] = {}
@@ -88,21 +66,9 @@ def test_twenty_alias_flips_under_load_fail_no_request(
         finally:
             other.close()
 
-    async def main() -> None:
+    async def main(base: str) -> None:
         limits = httpx.Limits(max_connections=CLIENTS + 1)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits
-        ) as http:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 120
-            while True:
-                try:
-                    if (await http.get("/v2/health/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert loop.time() < deadline, "the server never became ready"
-                await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
             assert await send(http) == "churn/1"
             stop = asyncio.Event()
             clients = [asyncio.create_task(load(http, stop)) for _ in range(CLIENTS)]
@@ -112,12 +78,8 @@ def test_twenty_alias_flips_under_load_fail_no_request(
                 stop.set()
                 await asyncio.gather(*clients)
 
-    try:
-        asyncio.run(main())
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-    assert not thread.is_alive()
+    with BackgroundServer(app, loop="uvloop", ready_timeout=120) as base:
+        asyncio.run(main(base))
     assert failures == []
     assert answered.get("churn/1", 0) > 0 and answered.get("churn/2", 0) > 0, answered
     assert sum(answered.values()) > 2 * FLIPS  # the clients kept sending throughout

@@ -3,61 +3,14 @@ defaults (binary inputs and outputs) against uvicorn on a loopback port."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from _v2_helpers import rows
 
+from shipyard.serving.background import BackgroundServer
 from shipyard.serving.server import build_app
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def live_server(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn (httptools, uvloop, as ``shipyard serve`` runs it) in a thread;
-    yields ``127.0.0.1:PORT`` once every model is ready."""
-    import httpx
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 120
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            while True:
-                assert thread.is_alive(), "the server stopped"
-                with contextlib.suppress(httpx.TransportError):
-                    if http.get("/v2/health/ready").status_code == 200:
-                        break
-                assert time.monotonic() < deadline, "the server never became ready"
-                time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _inputs(X: Any) -> list[Any]:
@@ -87,8 +40,8 @@ def test_tritonclient_with_its_defaults(registry_with_models: Any, churn_data: A
     forest = registry_with_models.load("churn/2")
     numeric = registry_with_models.load("numeric@champion")
     app = build_app(registry_with_models, ["churn@champion", "numeric@champion"])
-    with live_server(app) as url:
-        client = triton.InferenceServerClient(url=url)
+    with BackgroundServer(app, loop="uvloop") as base:
+        client = triton.InferenceServerClient(url=base.removeprefix("http://"))
         try:
             assert client.is_server_live() and client.is_server_ready()
             assert client.is_model_ready("churn")

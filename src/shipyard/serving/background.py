@@ -23,7 +23,9 @@ class BackgroundServer:
     """``with BackgroundServer(app) as url: ...`` serves ``app`` on 127.0.0.1 until the block
     ends, after every model is ready."""
 
-    def __init__(self, app: ServingApp, *, ready_timeout: float = 60.0) -> None:
+    def __init__(
+        self, app: ServingApp, *, ready_timeout: float = 60.0, loop: str = "asyncio"
+    ) -> None:
         import uvicorn
 
         with socket.socket() as probe:
@@ -37,7 +39,7 @@ class BackgroundServer:
             lifespan="on",
             access_log=False,
             log_level="warning",
-            loop="asyncio",
+            loop=loop,  # "uvloop" as ``shipyard serve`` runs it, when the test wants that
             http="h11" if _no_httptools() else "httptools",
         )
         self._server = uvicorn.Server(config)
