@@ -124,6 +124,13 @@ def decode_infer(body: bytes, features: Sequence[str]) -> InferRequest:
         tensors = [(name, shape, array)]
     else:
         tensors = [_tensor(item, i) for i, item in enumerate(inputs)]
+    selected = _requested(request.get("outputs"))
+    return InferRequest(request_id, per_feature_columns(tensors), selected, parameters)
+
+
+def per_feature_columns(tensors: Sequence[tuple[str, list[int], Array]]) -> dict[str, Array]:
+    """One column per per-feature input tensor (shape ``[rows]`` or ``[rows, 1]``), by name; the
+    JSON and the binary decoders share it."""
     columns: dict[str, Array] = {}
     for name, shape, array in tensors:
         if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
@@ -133,9 +140,8 @@ def decode_infer(body: bytes, features: Sequence[str]) -> InferRequest:
             )
         if name in columns:
             raise InvalidInputError(f"input {name!r} is given twice; send it once")
-        columns[name] = array
-    selected = _requested(request.get("outputs"))
-    return InferRequest(request_id, columns, selected, parameters)
+        columns[name] = array.reshape(-1)
+    return columns
 
 
 def _requested(outputs: Any) -> tuple[str, ...] | None:

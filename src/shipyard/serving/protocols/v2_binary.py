@@ -220,17 +220,7 @@ def _columns(
     input per feature."""
     if len(tensors) == 1 and tensors[0][0] not in features:
         return v2._split(*tensors[0], features)
-    columns: dict[str, Array] = {}
-    for name, shape, array in tensors:
-        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
-            raise InvalidInputError(
-                f"input {name!r} has shape {shape}; a per-feature input has shape [rows] or "
-                "[rows, 1] (or send one 2-D tensor [rows, features] in signature order)"
-            )
-        if name in columns:
-            raise InvalidInputError(f"input {name!r} is given twice; send it once")
-        columns[name] = array.reshape(-1)
-    return columns
+    return v2.per_feature_columns(tensors)
 
 
 def encode_infer(
