@@ -91,17 +91,22 @@ def _options(
     )
 
 
-def _endpoint(name: str) -> tuple[Served, dict[str, str], str]:
+def _endpoint(name: str, options: DeployOptions) -> tuple[Served, dict[str, str], DeployOptions]:
+    """The endpoint as served, the settings a cluster replica needs, and ``options`` with the
+    configured shared artifact store filled in when ``--artifacts-url`` was not given."""
+    import dataclasses
+
     from shipyard.targets.kubernetes import cluster_settings, shared_artifacts_url
     from shipyard.targets.served import resolve_endpoint
 
     with open_registry() as registry:
         served = resolve_endpoint(registry, name)
         settings = registry.settings
+        configured = shared_artifacts_url(settings.artifacts_url)
         return (
             served,
             cluster_settings(settings.allow_pickle, settings.trusted_types),
-            shared_artifacts_url(settings.artifacts_url),
+            dataclasses.replace(options, artifacts_url=options.artifacts_url or configured),
         )
 
 
@@ -131,8 +136,6 @@ def kubernetes(
 ) -> None:
     """Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget and ConfigMap for an
     endpoint on the shared store; the database URL comes from a Secret you create."""
-    import dataclasses
-
     from shipyard.targets import kubernetes as k8s
     from shipyard.targets.manifests import write_files
 
@@ -147,8 +150,7 @@ def kubernetes(
         in_flight_target,
         artifacts_url,
     )
-    served, settings, configured_url = _endpoint(endpoint)
-    options = dataclasses.replace(options, artifacts_url=options.artifacts_url or configured_url)
+    served, settings, options = _endpoint(endpoint, options)
     files: dict[str, str | Mapping[str, Any]]
     if format == Format.kustomize:
         from shipyard.targets.kustomize import DEFAULT_NAMESPACE, kustomize_files
@@ -183,8 +185,6 @@ def kserve(
     artifacts_url: ArtifactsUrl = "",
 ) -> None:
     """A KServe InferenceService with the image as a custom predictor (plus its ConfigMap)."""
-    import dataclasses
-
     from shipyard.targets import kubernetes as k8s
     from shipyard.targets.kserve import inference_service
     from shipyard.targets.manifests import write_files
@@ -199,8 +199,7 @@ def kserve(
         metrics_open,
         artifacts_url=artifacts_url,
     )
-    served, settings, configured_url = _endpoint(endpoint)
-    options = dataclasses.replace(options, artifacts_url=options.artifacts_url or configured_url)
+    served, settings, options = _endpoint(endpoint, options)
     names = k8s.names_for(served.endpoint)
     files: dict[str, str | Mapping[str, Any]] = {
         "inferenceservice.yaml": inference_service(served.ref, served.endpoint, options),
