@@ -18,12 +18,14 @@ each with one table keyed by class.
     ├── UnsupportedModelError (TypeError)   no flavor can save or load this object or file
     ├── IntegrityError                      artifact bytes or the audit chain do not check out
     ├── MissingDependencyError (ImportError) an optional extra is not installed
-    └── StoreError                          the metadata store failed (connection, migration)
+    ├── StoreError                          the metadata store failed (connection, migration)
+    └── AccessDeniedError                   a server refused: no API key, or too narrow a scope
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "ConfigError",
     "ConflictError",
     "IntegrityError",
@@ -94,6 +96,10 @@ class MissingDependencyError(ShipyardError, ImportError):
 
 class StoreError(ShipyardError):
     """The metadata store could not be reached or migrated."""
+
+
+class AccessDeniedError(ShipyardError):
+    """A server refused the request: no API key, or one without the scope it needs."""
 
 
 def require(module: str, extra: str) -> object:

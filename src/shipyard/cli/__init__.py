@@ -24,6 +24,7 @@ from shipyard.cli import (
     tag,
     versions,
 )
+from shipyard.cli._common import use_server
 from shipyard.cli._errors import ShipyardGroup
 
 __all__ = ["app", "main"]
@@ -60,9 +61,29 @@ def _root(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="SHIPYARD_SERVER",
+            help="Work against a running server's management API (models, versions, alias) "
+            "instead of the local registry, as in --server http://10.0.0.5:8080.",
+            show_default=False,
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="SHIPYARD_API_KEY",
+            help="The API key for --server (read scope to look, write to move aliases).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Take a trained model to a fast, secure, monitored production endpoint."""
     # ``debug`` is read by ShipyardGroup.invoke from the context's params.
+    use_server(server, api_key)
 
 
 app.command("register")(register.register)

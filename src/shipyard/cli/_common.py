@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -31,6 +31,7 @@ __all__ = [
     "print_json",
     "print_table",
     "short_digest",
+    "use_server",
     "version_line",
 ]
 
@@ -46,12 +47,33 @@ def group(help: str) -> typer.Typer:
     )
 
 
+_server: tuple[str, str | None] | None = None
+
+
+def use_server(url: str | None, api_key: str | None) -> None:
+    """Set by the root command from ``--server``/``--api-key`` (None: the local registry)."""
+    global _server
+    _server = None if not url else (url, api_key)
+
+
 @contextmanager
 def open_registry() -> Iterator[Registry]:
-    """The registry configured by ``Settings.load()``, closed when the command ends."""
+    """The registry configured by ``Settings.load()``, closed when the command ends; with the
+    root option ``--server URL``, the server's management API in its place (a
+    :class:`~shipyard.registry.remote.RemoteRegistry`, which answers the read calls and alias
+    moves and refuses the rest with a clear error)."""
     from shipyard.registry.client import Registry
     from shipyard.settings import Settings
 
+    if _server is not None:
+        from shipyard.registry.remote import RemoteRegistry
+
+        remote = RemoteRegistry(*_server)
+        try:
+            yield cast("Registry", remote)
+        finally:
+            remote.close()
+        return
     registry = Registry(Settings.load())
     try:
         yield registry

@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from shipyard.errors import (
+    AccessDeniedError,
     ConfigError,
     ConflictError,
     IntegrityError,
@@ -42,6 +43,7 @@ EXIT_CODES: dict[type[BaseException], int] = {
     IntegrityError: 6,
     MissingDependencyError: 7,
     StoreError: 8,
+    AccessDeniedError: 9,
 }
 UNEXPECTED = 1
 INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -36,6 +36,11 @@ class Model:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(_jsonable(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Model:
+        """The inverse of :meth:`to_dict` (for entities that crossed the management API)."""
+        return cls(**_fields_of(cls, data))
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,14 @@ class ModelVersion:
         data["ref"] = self.ref
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelVersion:
+        """The inverse of :meth:`to_dict`."""
+        values = _fields_of(cls, data)
+        values["status"] = VersionStatus(values.get("status", VersionStatus.CANDIDATE))
+        values["aliases"] = tuple(values.get("aliases", ()))
+        return cls(**values)
+
 
 @dataclass(frozen=True)
 class AliasMove:
@@ -83,6 +96,11 @@ class AliasMove:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(_jsonable(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AliasMove:
+        """The inverse of :meth:`to_dict`."""
+        return cls(**_fields_of(cls, data))
 
 
 @dataclass(frozen=True)
@@ -127,3 +145,15 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, StrEnum):
         return str(value)
     return value
+
+
+def _fields_of(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data``'s values for ``cls``'s fields (others ignored), ISO times parsed back."""
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            if f.type in ("datetime", "datetime | None") and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            values[f.name] = value
+    return values
