@@ -46,6 +46,10 @@ MODELS = ("logistic", "forest")
 # The issue's targets: (share of the bare ceiling, times the plain handler), p99 ≤ 10 ms.
 TARGETS = {"logistic": (0.55, 5.0), "forest": (0.48, 100.0)}
 P99_BUDGET_MS = 10.0
+# `--predlog`: the same shipyard server with the prediction log off and in durable mode, to price
+# logging (the issue: buffered logging keeps >= 85% of the req/s of logging off).
+PREDLOG_MODES = {"shipyard": "buffered", "shipyard-nolog": "off", "shipyard-durable": "durable"}
+PREDLOG_TARGET = 0.85
 
 
 @dataclass
@@ -112,7 +116,7 @@ class Server:
             "--http", "httptools", "--no-access-log", "--lifespan", "on",
             "--log-level", "warning", "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
-        if kind == "shipyard":
+        if kind.startswith("shipyard"):
             shipyard = str(Path(python).with_name("shipyard"))
             command = [shipyard, "serve", *MODELS, "--port", str(self.port)]
         elif kind == "plain":
@@ -123,6 +127,7 @@ class Server:
             **os.environ,
             "SHIPYARD_HOME": str(root / "home"),
             "SHIPYARD_BENCH_MODELS": str(root / "models"),
+            "SHIPYARD_PREDLOG_MODE": PREDLOG_MODES.get(kind, "buffered"),
         }
         self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -210,6 +215,11 @@ def main() -> None:
     parser.add_argument(
         "--servers", default="bare,plain,shipyard", help="which to run (the ratios need all)"
     )
+    parser.add_argument(
+        "--predlog",
+        action="store_true",
+        help="also run shipyard with the prediction log off and durable (logging's cost)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:  # `make bench` runs every bench; this one needs wrk
         print("bench_serving: skipped, wrk is not installed (apt-get install -y wrk, or run it")
@@ -229,12 +239,14 @@ def main() -> None:
         )
         cells: dict[tuple[str, str, int], list[Cell]] = {}
         servers = [s for s in ("bare", "plain", "shipyard") if s in args.servers.split(",")]
+        if args.predlog:
+            servers += ["shipyard-nolog", "shipyard-durable"]
         for run in range(args.runs):
             for kind in servers:
                 server = Server(kind, root, root / f"{kind}.log")
                 try:
                     server.wait_ready(body)
-                    if run == 0 and kind == "shipyard":
+                    if run == 0 and kind.startswith("shipyard"):
                         _check_answers(server, body, root)
                     for model in MODELS if kind != "bare" else ("any",):
                         url = server.url(model)
@@ -287,7 +299,7 @@ def _report(
     print("| server | model | connections | req/s | p50 | p99 | errors |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for (kind, model, c), cell in sorted(medians.items(), key=lambda i: (i[0][2], i[0][0])):
-        label = f"{model} ({paths[model]})" if kind == "shipyard" else model
+        label = f"{model} ({paths[model]})" if kind.startswith("shipyard") else model
         print(
             f"| {kind} | {label} | {c} | {cell.rps:,.0f} | {cell.p50_ms:.2f} ms | "
             f"{cell.p99_ms:.2f} ms | {cell.errors} |"
@@ -311,6 +323,24 @@ def _report(
                 f"{t:.1f}x (≥ {times:g}x) {'✓' if t >= times else '✗'} | "
                 f"{ours.p99_ms:.2f} ms {'✓' if ours.p99_ms <= P99_BUDGET_MS else '✗'} | "
                 f"{ours.errors} {'✓' if ours.errors == 0 else '✗'} |"
+            )
+
+    if not any(kind == "shipyard-nolog" for kind, _, _ in medians):
+        return
+    print()
+    print("| model | connections | log off | buffered (share, target ≥ 0.85) | durable (share) |")
+    print("| --- | --- | --- | --- | --- |")
+    for c in connections:
+        for model in MODELS:
+            off = medians.get(("shipyard-nolog", model, c))
+            if off is None:
+                continue
+            cells = [medians.get((k, model, c)) for k in ("shipyard", "shipyard-durable")]
+            shares = [cell.rps / off.rps if cell else float("nan") for cell in cells]
+            print(
+                f"| {model} | {c} | {off.rps:,.0f} req/s | "
+                f"{shares[0]:.2f} {'✓' if shares[0] >= PREDLOG_TARGET else '✗'} | "
+                f"{shares[1]:.2f} |"
             )
 
 
