@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import orjson
 
 from shipyard.errors import InvalidInputError
@@ -43,6 +44,8 @@ class PredictionRecord:
 class _Columns(Protocol):
     @property
     def columns(self) -> dict[str, Any]: ...
+    @property
+    def names(self) -> tuple[str, ...]: ...
 
 
 class _Outputs(Protocol):
@@ -69,13 +72,13 @@ def records_for(
     """The records of one served request: a :class:`~shipyard.serving.frame.Frame` and the
     :class:`~shipyard.serving.predictor.Outputs` it got (numpy values become Python ones)."""
     when = _time.time() if time is None else time
-    columns = {name: _plain(values) for name, values in frame.columns.items()}
+    names, rows = _input_rows(frame)
     labels = _plain(outputs.labels)
     probabilities = None if outputs.probabilities is None else _plain(outputs.probabilities)
     classes = [str(c) for c in _plain(outputs.classes or ())]
     records = []
     for i, label in enumerate(labels):
-        inputs = {name: values[i] for name, values in columns.items()}
+        inputs = dict(zip(names, rows[i], strict=True))
         proba = None if probabilities is None else dict(zip(classes, probabilities[i], strict=True))
         records.append(
             PredictionRecord(
@@ -119,6 +122,20 @@ def to_row(record: PredictionRecord, inputs: Mapping[str, Any]) -> dict[str, Any
         "probabilities": None if proba_json is None else proba_json.decode(),
         "latency_ms": float(record.latency_ms),
     }
+
+
+def _input_rows(frame: _Columns) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
+    """The feature names and one sequence of Python values per row. A frame that holds one
+    float64 matrix (the fast path of a single numeric tensor) converts in one ``tolist``
+    instead of a column at a time; NaN (a missing value) becomes None either way."""
+    matrix = getattr(frame, "matrix", None)
+    if matrix is not None:
+        rows: list[list[Any]] = matrix.tolist()
+        if matrix.dtype.kind == "f" and bool(np.isnan(matrix).any()):
+            rows = [[None if v != v else v for v in row] for row in rows]
+        return frame.names, rows
+    columns = frame.columns
+    return tuple(columns), list(zip(*(_plain(values) for values in columns.values()), strict=True))
 
 
 def _plain(values: Any) -> list[Any]:

@@ -4,29 +4,45 @@ Heavy logging must never block registry writes, so this is a separate database w
 engine and schema version (``predlog_meta``), not the registry's. Rows go in with
 ``INSERT ... ON CONFLICT (request_id, row_index) DO NOTHING``, one transaction per batch, so a
 retried request — or a batch retried after a lost commit acknowledgement — is recorded once.
+Ground-truth labels go to ``feedback`` (:meth:`PredictionStore.add_feedback`); both tables are
+purged past the retention period by :meth:`PredictionStore.purge`, in small transactions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shipyard.predlog.errors import PredictionLogError
-from shipyard.predlog.schema import SCHEMA_VERSION, meta, metadata, predictions
+from shipyard.predlog.feedback import FeedbackItem, FeedbackResult, check_item, store_feedback
+from shipyard.predlog.schema import SCHEMA_VERSION, UPGRADES, feedback, meta, metadata, predictions
 from shipyard.sqlengine import WRITE_OPTION, open_engine
 
 if TYPE_CHECKING:
     from shipyard.settings import Settings
 
-__all__ = ["PredictionStore", "default_url"]
+__all__ = ["PredictionStore", "PurgeResult", "default_url"]
 
+_INSERT_COLUMNS = tuple(c.name for c in predictions.columns if c.name != "id")
 _MIGRATE_LOCK_KEY = 0x5052_4C47  # "PRLG": advisory lock around schema creation on PostgreSQL
+_PURGE_CHUNK = 20_000  # rows per purge transaction: the writer waits at most one chunk's delete
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What :meth:`PredictionStore.purge` deleted, and the cutoff it used (epoch microseconds)."""
+
+    predictions: int
+    feedback: int
+    cutoff_us: int
 
 
 def default_url(settings: Settings) -> str:
@@ -43,11 +59,12 @@ class PredictionStore:
 
     def __init__(self, url: str) -> None:
         self.engine, self.dialect = open_engine(url, "prediction log URL", PredictionLogError)
-        self._insert = (
-            sqlite.insert(predictions)
-            if self.dialect == "sqlite"
-            else postgresql.insert(predictions)
-        ).on_conflict_do_nothing(index_elements=["request_id", "row_index"])
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        self._insert_sql = (
+            f"INSERT INTO predictions ({', '.join(_INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))}) "
+            "ON CONFLICT (request_id, row_index) DO NOTHING"
+        )
         self.salt = self._migrate()
 
     @property
@@ -56,11 +73,101 @@ class PredictionStore:
 
     def insert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows in one transaction; rows already stored are skipped. Raises SQLAlchemy's
-        errors as they are: the writer retries them."""
+        errors as they are: the writer retries them.
+
+        The batch goes to the driver's ``executemany`` as plain tuples (one prepared statement,
+        no per-row SQLAlchemy parameter processing): about 3x less CPU per row, on the core the
+        server answers from."""
+        columns = _INSERT_COLUMNS
+        params = [tuple(row[c] for c in columns) for row in rows]
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                conn.execute(self._insert, list(rows))
+                conn.exec_driver_sql(self._insert_sql, params)
+
+    def add_feedback(
+        self, items: Iterable[tuple[str, int | None, Any]], *, time: float | None = None
+    ) -> FeedbackResult:
+        """Attach ground-truth labels ``(request_id, row_index, value)`` to logged predictions.
+
+        ``row_index`` None stands for the request's only row; for a request of several rows it
+        is an :class:`~shipyard.errors.InvalidInputError` naming the request (nothing is
+        written). A later label for a row replaces the earlier one, and its time (``time``,
+        epoch seconds, default now) becomes the row's feedback time. Labels that match no
+        logged prediction are **not stored**: they are returned in ``FeedbackResult.unknown``
+        for the caller to report. One transaction per call, whatever its size (lookups and
+        upserts go in chunks)."""
+        checked = [
+            check_item(*item, where=f"item {n}: ") if not isinstance(item, FeedbackItem) else item
+            for n, item in enumerate(items)
+        ]
+        checked = [check_item(*item, where=f"item {n}: ") for n, item in enumerate(checked)]
+        ts_us = _micros(_time_now() if time is None else time)
+        try:
+            with self.engine.connect() as plain:
+                conn = plain.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    return store_feedback(conn, self.dialect, checked, ts_us)
+        except sa.exc.SQLAlchemyError as exc:
+            raise PredictionLogError(
+                f"cannot store feedback in the prediction log {self.safe_url}: {exc}"
+            ) from exc
+
+    def purge(self, older_than: datetime | float) -> PurgeResult:
+        """Delete the predictions logged before ``older_than`` (a datetime or epoch seconds),
+        then the labels that arrived before it or whose prediction is gone. Works in
+        transactions of a few thousand rows, so the server's writer (which shares a SQLite file
+        with this) never waits long; an interrupted purge leaves whole rows and can be rerun."""
+        cutoff = _micros(older_than.timestamp() if isinstance(older_than, datetime) else older_than)
+        p, f = predictions.c, feedback.c
+        old_predictions = sa.select(p.id).where(p.ts_us < cutoff)
+        orphan = ~sa.exists().where(p.request_id == f.request_id, p.row_index == f.row_index)
+        old_feedback = sa.select(f.id).where(sa.or_(f.ts_us < cutoff, orphan))
+        deleted_predictions = self._delete_in_chunks(predictions, old_predictions)
+        deleted_feedback = self._delete_in_chunks(feedback, old_feedback)
+        return PurgeResult(deleted_predictions, deleted_feedback, cutoff)
+
+    def count_before(self, older_than: datetime | float) -> tuple[int, int]:
+        """How many predictions and labels :meth:`purge` would delete now (for a confirmation)."""
+        cutoff = _micros(older_than.timestamp() if isinstance(older_than, datetime) else older_than)
+        p, f = predictions.c, feedback.c
+        orphan = ~sa.exists().where(p.request_id == f.request_id, p.row_index == f.row_index)
+        with self.read() as conn:
+            n_pred = conn.execute(
+                sa.select(sa.func.count()).select_from(predictions).where(p.ts_us < cutoff)
+            ).scalar_one()
+            # A label whose prediction goes now is purged with it, so count through the join.
+            kept = sa.exists().where(
+                p.request_id == f.request_id, p.row_index == f.row_index, p.ts_us >= cutoff
+            )
+            n_feed = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(feedback)
+                .where(sa.or_(f.ts_us < cutoff, orphan, ~kept))
+            ).scalar_one()
+        return int(n_pred), int(n_feed)
+
+    def _delete_in_chunks(self, table: sa.Table, ids: sa.Select[Any]) -> int:
+        deleted = 0
+        try:
+            while True:
+                with self.engine.connect() as plain:
+                    conn = plain.execution_options(**{WRITE_OPTION: True})
+                    with conn.begin():
+                        chunk = ids.limit(_PURGE_CHUNK).scalar_subquery()
+                        n = conn.execute(sa.delete(table).where(table.c.id.in_(chunk))).rowcount
+                deleted += n
+                if n < _PURGE_CHUNK:
+                    return deleted
+        except sa.exc.SQLAlchemyError as exc:
+            raise PredictionLogError(
+                f"purging {table.name} in the prediction log {self.safe_url} failed after "
+                f"{deleted} rows: {exc}; rerun the purge once the database is reachable"
+            ) from exc
+
+    def feedback_count(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(feedback)).scalar_one())
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -99,6 +206,8 @@ class PredictionStore:
                         conn.execute(
                             meta.insert(), [{"key": k, "value": v} for k, v in stored.items()]
                         )
+                    elif int(stored["schema_version"]) < SCHEMA_VERSION:
+                        stored["schema_version"] = str(self._upgrade(conn, stored))
         except sa.exc.SQLAlchemyError as exc:
             raise PredictionLogError(
                 f"cannot open the prediction log {self.safe_url}: {exc}; check that the database "
@@ -110,3 +219,22 @@ class PredictionStore:
                 f"newer than this shipyard ({SCHEMA_VERSION}); upgrade shipyard"
             )
         return bytes.fromhex(stored["salt"])
+
+    @staticmethod
+    def _upgrade(conn: sa.Connection, stored: dict[str, str]) -> int:
+        """Run the upgrade steps from the stored schema version to this one (in the caller's
+        transaction, under its lock), then record the new version."""
+        for step in range(int(stored["schema_version"]) + 1, SCHEMA_VERSION + 1):
+            UPGRADES[step](conn)
+        conn.execute(
+            meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
+        )
+        return SCHEMA_VERSION
+
+
+def _time_now() -> float:
+    return time.time()
+
+
+def _micros(seconds: float) -> int:
+    return round(seconds * 1_000_000)

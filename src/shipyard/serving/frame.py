@@ -78,6 +78,11 @@ class Frame:
             columns = self._columns = {name: matrix[:, j] for j, name in enumerate(self._names)}
         return columns
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The feature names, in signature order (without building the columns)."""
+        return self._names if self._columns is None else tuple(self._columns)
+
     def __repr__(self) -> str:
         layout = "columns" if self.matrix is None else "matrix"
         return f"<Frame {self.n_rows} row(s), {layout}, request {self.request_id!r}>"
