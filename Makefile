@@ -11,6 +11,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 quickstart: $(VENV)/.installed
 	$(BIN)/shipyard quickstart
 
+# scripts/test.sh starts PostgreSQL and installs nginx (for tests/scale/test_replicas.py) when
+# missing, with apt-get as root.
 test: $(VENV)/.installed-dev
 	VENV=$(VENV) bash scripts/test.sh $(PYTEST_ARGS)
 

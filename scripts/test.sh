@@ -4,8 +4,10 @@
 #   scripts/test.sh [PYTEST_ARGS...]
 #
 # Starts a throwaway server with scripts/postgres.sh unless SHIPYARD_TEST_POSTGRES_URL
-# already points at one, runs pytest with coverage, and stops the server again, also when
-# pytest fails or is interrupted. Exits with pytest's status.
+# already points at one, installs nginx (scripts/nginx.sh install; the multi-replica test
+# starts its own load balancer) and chromium (scripts/browser.sh; the console's browser tests)
+# when they are missing, runs pytest with coverage, and stops the
+# server again, also when pytest fails or is interrupted. Exits with pytest's status.
 #
 # Environment: VENV (default .venv) is the virtualenv holding pytest and the package.
 set -euo pipefail
@@ -33,6 +35,11 @@ stop_postgres() {
 trap stop_postgres EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# Without nginx the multi-replica test skips and says why; everything else still runs.
+bash scripts/nginx.sh install || echo "test.sh: warning: nginx is missing; tests/scale/test_replicas.py will skip" >&2
+# The console's browser tests drive Debian's chromium (never a downloaded browser).
+bash scripts/browser.sh >/dev/null || echo "test.sh: warning: chromium is missing; tests/console browser tests will skip" >&2
 
 url=$(bash "$PG" start)
 echo "test.sh: SHIPYARD_TEST_POSTGRES_URL=$url" >&2

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli_types import Invoke
 from typer.testing import CliRunner, Result
 
 from shipyard.cli import app
-
-Invoke = Callable[..., Result]
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _cli_types import Invoke
 
-from conftest import Invoke
 from shipyard.registry.client import Registry
 from shipyard.registry.keys import KeyStore
 from shipyard.serving.background import BackgroundServer

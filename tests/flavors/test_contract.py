@@ -178,6 +178,24 @@ def _lightgbm_regressor() -> Case:
     return Case(model, frame, model.predict(frame), "model.txt")
 
 
+def _composite_classifier() -> Case:
+    from lightgbm import LGBMClassifier
+
+    frame = _frame()
+    model = _one_hot_pipeline(LGBMClassifier(n_estimators=8, min_child_samples=5, verbose=-1))
+    model.fit(frame, _binary(frame))
+    return Case(model, frame, model.predict(frame), "model.composite.zip", n_classes=2)
+
+
+def _composite_regressor() -> Case:
+    from xgboost import XGBRegressor
+
+    frame = _frame()
+    model = _one_hot_pipeline(XGBRegressor(n_estimators=8, max_depth=3))
+    model.fit(frame, _target(frame))
+    return Case(model, frame, model.predict(frame), "model.composite.zip", rtol=1e-6)
+
+
 class ThresholdRule:
     """A plain Python model: no library, only ``predict``."""
 
@@ -195,6 +213,7 @@ def _pickle_plain_object() -> Case:
 
 
 CASES: dict[str, dict[str, Callable[[], Case]]] = {
+    "composite": {"classifier": _composite_classifier, "regressor": _composite_regressor},
     "sklearn": {
         "classifier": _sklearn_classifier,
         "regressor": _sklearn_regressor,
@@ -268,9 +287,16 @@ def test_flavor_contract(flavor_name: str, variant: str) -> None:
 
 
 def test_get_flavor_names_the_known_flavors() -> None:
-    assert [f.name for f in all_flavors()] == ["sklearn", "onnx", "xgboost", "lightgbm", "pickle"]
+    assert [f.name for f in all_flavors()] == [
+        "composite",
+        "sklearn",
+        "onnx",
+        "xgboost",
+        "lightgbm",
+        "pickle",
+    ]
     assert all_flavors()[-1].safe is False  # pickle is only ever the last resort
-    with pytest.raises(NotFoundError, match=r"'tensorflow'.*sklearn, onnx, xgboost"):
+    with pytest.raises(NotFoundError, match=r"'tensorflow'.*composite, sklearn, onnx, xgboost"):
         get_flavor("tensorflow")
 
 

@@ -24,6 +24,7 @@ PREDLOG_FAMILIES = {  # only while the server records predictions (build_app's d
     "shipyard_predlog_pending": "gauge",
     "shipyard_predlog_failed_total": "counter",
     "shipyard_predlog_dropped_total": "counter",
+    "shipyard_predlog_sampled_out_total": "counter",
 }
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(rf"({_NAME})(?:\{{(.*)\}})? (\S+)")

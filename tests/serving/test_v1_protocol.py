@@ -199,7 +199,7 @@ def test_errors(registry_with_models: Any, churn_data: Any) -> None:
             404,
             "no model named 'fraud'",
         ),
-        ("POST", "/v1/models/churn:explain", b"{}", 404, "no route"),
+        ("POST", "/v1/models/churn:transmogrify", b"{}", 404, "no route"),
         ("POST", "/v1/models/churn/versions/0:predict", b"{}", 404, "positive integers"),
         ("GET", "/v1/models/fraud", None, 404, "no model named 'fraud'"),
         ("GET", predict, None, 405, "use POST"),

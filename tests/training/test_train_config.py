@@ -68,7 +68,14 @@ def test_yaml_file_relative_data_and_defaults(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.data == tmp_path / "data" / "churn.parquet"
     assert config.metric == "rmse" and config.automl is None and config.gates.empty
-    assert config.families == ("linear", "random_forest", "hist_gradient_boosting")
+    # the scikit-learn families, then the boosters whose extra is installed (both are, here)
+    assert config.families == (
+        "linear",
+        "random_forest",
+        "hist_gradient_boosting",
+        "lightgbm",
+        "xgboost",
+    )
 
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:

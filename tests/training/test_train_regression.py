@@ -1,4 +1,4 @@
-"""Regression on the house-price set, LightGBM/XGBoost refusals, and the ``train`` command."""
+"""Regression on the house-price set, LightGBM/XGBoost as composites, and ``train``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from shipyard import datasets
 from shipyard.cli._errors import ShipyardGroup
 from shipyard.cli.train import train as train_command
-from shipyard.errors import UnsupportedModelError
 from shipyard.training import train
 
 Make = Callable[..., dict[str, Any]]
@@ -43,15 +42,23 @@ def test_regression_on_house_prices(train_registry: Any) -> None:
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
-def test_boosters_are_refused_before_training(
+def test_boosters_register_as_composite_without_pickle(
     train_registry: Any, churn_frame: Any, churn_config: Make, family: str
 ) -> None:
-    config = churn_config(model="churn-boost", families=["linear", family])
-    with pytest.raises(UnsupportedModelError, match=f"families: {family} cannot be registered"):
-        train(config, train_registry, frame=churn_frame)
-    assert train_registry.list_versions() == [] or all(
-        v.model != "churn-boost" for v in train_registry.list_versions()
+    config = churn_config(
+        model=f"churn-{family}",
+        families=[family],
+        gates={"metrics": [{"metric": "roc_auc", "min": 0.6}]},
     )
+    result = train(config, train_registry, frame=churn_frame)
+    assert result.passed, result.gates.reasons
+    assert result.family == family
+    assert result.version.flavor == "composite"
+    assert not train_registry.settings.allow_pickle
+    loaded = train_registry.load(result.version.ref)
+    rows = churn_frame.drop(columns=["churned"]).head(5)
+    assert set(loaded.predict(rows).tolist()) <= {0, 1}
+    assert loaded.predict_proba(rows).shape == (5, 2)
 
 
 def _app() -> typer.Typer:

@@ -15,13 +15,21 @@ from shipyard.cli import (
     alias,
     audit,
     build,
+    card,
+    endpoints,
     export,
     extensions,
+    feedback,
     keys,
+    logs,
     models,
+    monitor,
+    pipeline,
     register,
+    rollout,
     serve,
     tag,
+    ui,
     versions,
 )
 from shipyard.cli._common import use_server
@@ -94,8 +102,16 @@ app.command("tag")(tag.tag)
 app.command("serve")(serve.serve)
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.command("ui")(ui.ui)
 app.command("build")(build.build)
 app.add_typer(export.app, name="export")
+app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(rollout.app, name="rollout")
+app.add_typer(feedback.app, name="feedback")
+app.add_typer(logs.app, name="logs")
+app.add_typer(monitor.app, name="monitor")
+app.add_typer(pipeline.app, name="pipeline")
+app.command("card")(card.card)
 # Commands written elsewhere (see shipyard.cli.extensions).
 app.command("quickstart")(extensions.quickstart)
 app.command("import-mlflow")(extensions.import_mlflow)

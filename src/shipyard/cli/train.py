@@ -22,6 +22,14 @@ def train(
             "--workers", min=1, help="AutoML worker processes (overrides automl.workers)."
         ),
     ] = None,
+    load: Annotated[
+        bool,
+        typer.Option(
+            "--load",
+            help="Also run the load gate: a short load test against a local server "
+            "(gates.load in the config sets its bounds; default: figures recorded only).",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Train, register and validate a model version from a YAML config.
@@ -36,6 +44,12 @@ def train(
         from dataclasses import replace
 
         cfg = cfg.replace(automl=replace(cfg.automl, workers=workers))
+    if load and cfg.gates.load is None:
+        from dataclasses import replace
+
+        from shipyard.training.gate_config import LoadGate
+
+        cfg = cfg.replace(gates=replace(cfg.gates, load=LoadGate()))
     with open_registry() as registry:
         result = run_training(cfg, registry, progress=not json and sys.stderr.isatty())
     if json:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import NotFoundError, UnsafeFormatError, UnsupportedModelError
 from shipyard.flavors.base import Flavor, LoadContext
+from shipyard.flavors.composite import CompositeFlavor
 from shipyard.flavors.lightgbm import LightGBMFlavor
 from shipyard.flavors.onnx import OnnxFlavor
 from shipyard.flavors.pickle import PickleFlavor, refusal_message
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 _FLAVORS: tuple[Flavor, ...] = (
+    # Before sklearn: it claims the scikit-learn pipelines that end in a LightGBM/XGBoost model.
+    CompositeFlavor(),
     SklearnFlavor(),
     OnnxFlavor(),
     XGBoostFlavor(),

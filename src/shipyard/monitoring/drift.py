@@ -127,6 +127,13 @@ def drift_report(
             features = list(pool.map(one, names))
     else:
         features = [one(name) for name in names]
+    return assemble(features, opts, _rows(ref_columns), _rows(cur_columns))
+
+
+def assemble(
+    features: list[FeatureDrift], opts: DriftOptions, n_reference: int, n_current: int
+) -> DriftReport:
+    """The report over every feature's verdict: the adjustment across features, the share."""
     if opts.fdr:
         features = benjamini_hochberg(features)
     n_drifted = sum(f.drifted for f in features)
@@ -137,8 +144,8 @@ def drift_report(
         share=share,
         drift_share=opts.drift_share,
         drifted=bool(features) and share >= opts.drift_share,
-        n_reference=_rows(ref_columns),
-        n_current=_rows(cur_columns),
+        n_reference=n_reference,
+        n_current=n_current,
         compat=opts.compat,
         fdr=opts.fdr,
     )

@@ -4,10 +4,12 @@
 
     record.py   PredictionRecord, records_for(frame, outputs, ...): the rows of one request
     redact.py   Redactor: sensitive features hashed (salted sha256) or dropped, per model
-    schema.py   the log's own tables (predictions, predlog_meta) — not the registry's migrations
-    store.py    PredictionStore: its own SQLite file (WAL) or PostgreSQL; ON CONFLICT DO NOTHING
+    policy.py   per-model sampling rate and sensitive features, from the model's tags
+    schema.py   the log's own tables (predictions, feedback, predlog_meta) and their upgrades
+    store.py    PredictionStore: its own SQLite file (WAL) or PostgreSQL; inserts, feedback, purge
+    feedback.py ground truth: labels joined to logged rows by (request id, row index)
     writer.py   PredictionLog: bounded buffer, one writer thread, buffered and durable modes
-    window.py   read_window(): a time window back as numpy/pandas columns, for drift
+    window.py   read_window(), iter_window(): a time window back as columns, with the actuals
     export.py   export(): Parquet, CSV or JSON lines
 """
 
@@ -15,24 +17,32 @@ from __future__ import annotations
 
 from shipyard.predlog.errors import LogClosedError, LogFullError, PredictionLogError
 from shipyard.predlog.export import export
+from shipyard.predlog.feedback import FeedbackItem, FeedbackResult
+from shipyard.predlog.policy import LogPolicy, policy_from_tags
 from shipyard.predlog.record import PredictionRecord, records_for
 from shipyard.predlog.redact import Redactor
-from shipyard.predlog.store import PredictionStore, default_url
-from shipyard.predlog.window import Window, read_window
+from shipyard.predlog.store import PredictionStore, PurgeResult, default_url
+from shipyard.predlog.window import Window, iter_window, read_window
 from shipyard.predlog.writer import Mode, PredictionLog
 
 __all__ = [
+    "FeedbackItem",
+    "FeedbackResult",
     "LogClosedError",
     "LogFullError",
+    "LogPolicy",
     "Mode",
     "PredictionLog",
     "PredictionLogError",
     "PredictionRecord",
     "PredictionStore",
+    "PurgeResult",
     "Redactor",
     "Window",
     "default_url",
     "export",
+    "iter_window",
+    "policy_from_tags",
     "read_window",
     "records_for",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import time
+import time as _time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from shipyard.predlog.errors import PredictionLogError
-from shipyard.predlog.feedback import FeedbackItem, FeedbackResult, check_item, store_feedback
+from shipyard.predlog.feedback import FeedbackResult, check_item, store_feedback
 from shipyard.predlog.schema import SCHEMA_VERSION, UPGRADES, feedback, meta, metadata, predictions
 from shipyard.sqlengine import WRITE_OPTION, open_engine
 
@@ -97,12 +97,8 @@ class PredictionStore:
         logged prediction are **not stored**: they are returned in ``FeedbackResult.unknown``
         for the caller to report. One transaction per call, whatever its size (lookups and
         upserts go in chunks)."""
-        checked = [
-            check_item(*item, where=f"item {n}: ") if not isinstance(item, FeedbackItem) else item
-            for n, item in enumerate(items)
-        ]
-        checked = [check_item(*item, where=f"item {n}: ") for n, item in enumerate(checked)]
-        ts_us = _micros(_time_now() if time is None else time)
+        checked = [check_item(*item, where=f"item {n}: ") for n, item in enumerate(items)]
+        ts_us = _micros(_time.time() if time is None else time)
         try:
             with self.engine.connect() as plain:
                 conn = plain.execution_options(**{WRITE_OPTION: True})
@@ -131,7 +127,6 @@ class PredictionStore:
         """How many predictions and labels :meth:`purge` would delete now (for a confirmation)."""
         cutoff = _micros(older_than.timestamp() if isinstance(older_than, datetime) else older_than)
         p, f = predictions.c, feedback.c
-        orphan = ~sa.exists().where(p.request_id == f.request_id, p.row_index == f.row_index)
         with self.read() as conn:
             n_pred = conn.execute(
                 sa.select(sa.func.count()).select_from(predictions).where(p.ts_us < cutoff)
@@ -143,7 +138,7 @@ class PredictionStore:
             n_feed = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(feedback)
-                .where(sa.or_(f.ts_us < cutoff, orphan, ~kept))
+                .where(sa.or_(f.ts_us < cutoff, ~kept))
             ).scalar_one()
         return int(n_pred), int(n_feed)
 
@@ -230,10 +225,6 @@ class PredictionStore:
             meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
         )
         return SCHEMA_VERSION
-
-
-def _time_now() -> float:
-    return time.time()
 
 
 def _micros(seconds: float) -> int:

@@ -16,6 +16,9 @@ Backpressure: the buffer holds ``capacity`` rows (queued plus being written). Wh
 appends wait up to ``append_timeout`` then raise :class:`LogFullError`; async appends await
 space. A failed commit (database down) is counted, retried with exponential backoff, and its rows
 stay pending: nothing is dropped. :meth:`close` raises if rows could not be written in time.
+
+Per model (:meth:`PredictionLog.configure_model`, from its tags): a sampling rate — requests not
+sampled are counted in ``sampled_out``, never buffered — and the features to hash or drop.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shipyard.predlog.errors import LogClosedError, LogFullError, PredictionLogError
+from shipyard.predlog.policy import keeps, policy_from_tags
 from shipyard.predlog.record import PredictionRecord, to_row
 from shipyard.predlog.redact import Action, Redactor
 from shipyard.predlog.store import PredictionStore
@@ -57,8 +61,9 @@ class PredictionLog:
     """Buffered, batched, retried writes of prediction records to a :class:`PredictionStore`.
 
     Counters for ``/metrics``: ``written`` (rows committed), ``pending`` (rows appended, not yet
-    committed), ``failed`` (rows in failed commit attempts; each retry counts again), plus
-    ``batches`` and ``largest_batch``.
+    committed), ``failed`` (rows in failed commit attempts; each retry counts again),
+    ``sampled_out`` (rows of requests a model's sampling rate left out), plus ``batches`` and
+    ``largest_batch``.
     """
 
     def __init__(
@@ -91,6 +96,8 @@ class PredictionLog:
         self.redactor = Redactor(store.salt, sensitive)
         self.written = 0
         self.failed = 0
+        self.sampled_out = 0
+        self._sample_rates: dict[str, float] = {}  # models logged at a rate below 1
         self.batches = 0
         self.largest_batch = 0
         self.last_error: str | None = None
@@ -179,6 +186,20 @@ class PredictionLog:
         else:
             await self.append_async(*records)
 
+    def configure_model(self, model: str, tags: Mapping[str, str]) -> None:
+        """Apply a model's logging tags (``shipyard.log.sample_rate``,
+        ``shipyard.log.sensitive``; see :mod:`shipyard.predlog.policy`), replacing what was set
+        before; a missing tag means its default (log every request, store every feature). A bad
+        value raises :class:`~shipyard.errors.InvalidInputError` and changes nothing."""
+        policy = policy_from_tags(model, tags)
+        self.redactor.set_rules(model, policy.sensitive)
+        rates = dict(self._sample_rates)  # replaced, not changed: appends read it unlocked
+        if policy.sample_rate < 1.0:
+            rates[model] = policy.sample_rate
+        else:
+            rates.pop(model, None)
+        self._sample_rates = rates
+
     def set_sensitive(self, model: str, features: Mapping[str, Action]) -> None:
         """Set which of a model's features are hashed or dropped (from the model's config)."""
         self.redactor.set_rules(model, features)
@@ -237,10 +258,24 @@ class PredictionLog:
     def _group(self, records: tuple[PredictionRecord, ...], done: Done | None) -> _Group | None:
         if self._closing:
             raise LogClosedError("the prediction log is closed; no more records can be appended")
+        if self._sample_rates:
+            records = self._sample(records)
         if not records:
             return None
         rows = [to_row(r, self.redactor.apply(r.model, r.inputs)) for r in records]
         return _Group(rows, done, time.monotonic())
+
+    def _sample(self, records: tuple[PredictionRecord, ...]) -> tuple[PredictionRecord, ...]:
+        """The records whose request the model's sampling rate keeps (all rows of a request
+        share its id, so they are kept or left out together)."""
+        rates = self._sample_rates
+        kept = tuple(
+            r for r in records if r.model not in rates or keeps(r.request_id, rates[r.model])
+        )
+        if len(kept) < len(records):
+            with self._cond:
+                self.sampled_out += len(records) - len(kept)
+        return kept
 
     def _admit(self, group: _Group) -> bool:
         """Queue the group if there is room (always when empty, so no group is too big)."""

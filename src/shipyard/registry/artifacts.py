@@ -4,11 +4,17 @@ Bytes are stored under their sha256 (``sha256/ab/abcdef...``), written atomicall
 file, fsync, rename, fsync of the folder) before any database row names them, and verified
 against their digest on every read: a mismatch raises ``IntegrityError`` and nothing is returned.
 A local folder is the default; any fsspec URL (``s3://``, ``gs://``, ``memory://``...) works too.
+
+Replicas that share a remote store each keep a local copy of what they loaded
+(:class:`CachedArtifactStore`, under ``cache_dir``): one download per digest per machine. A cached
+file is checked against its digest on every read too; one that does not match is evicted and
+fetched again, so a torn or tampered cache can cost a download but never a wrong model.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -18,11 +24,14 @@ from shipyard.errors import IntegrityError, NotFoundError, StoreError
 
 __all__ = [
     "ArtifactStore",
+    "CachedArtifactStore",
     "FsspecArtifactStore",
     "LocalArtifactStore",
     "digest_of",
     "open_artifact_store",
 ]
+
+log = logging.getLogger("shipyard.registry")
 
 
 def digest_of(data: bytes) -> str:
@@ -131,10 +140,81 @@ class FsspecArtifactStore:
         return bool(self.fs.exists(f"{self.base}/{_key(digest)}"))
 
 
-def open_artifact_store(url: str) -> ArtifactStore:
+class CachedArtifactStore:
+    """A remote store behind a local cache by digest (one folder per machine or replica).
+
+    Reads look in the cache first and verify what they find; a miss (or an evicted corrupt copy)
+    is fetched from the remote store, verified there, and kept. Writes go to the remote store and
+    are kept too. Cache files are written atomically (temporary file, rename) but not fsynced: a
+    copy torn by a crash fails its digest check and is fetched again.
+    """
+
+    def __init__(self, remote: ArtifactStore, cache_dir: str | Path) -> None:
+        self.remote = remote
+        self.url = remote.url
+        self.cache_dir = Path(cache_dir)
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    def path(self, digest: str) -> Path:
+        return self.cache_dir / _key(digest)
+
+    def put(self, data: bytes) -> str:
+        digest = self.remote.put(data)
+        self._keep(digest, data)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        target = self.path(digest)
+        try:
+            cached: bytes | None = target.read_bytes()
+        except FileNotFoundError:
+            cached = None
+        except OSError as exc:
+            log.warning("artifact cache: cannot read %s (%s); fetching %s", target, exc, self.url)
+            cached = None
+        if cached is not None:
+            if digest_of(cached) == digest:
+                self.hits += 1
+                return cached
+            log.warning(
+                "artifact cache: %s does not match its digest; evicted, fetching it again from %s",
+                target,
+                self.url,
+            )
+            self.evictions += 1
+            target.unlink(missing_ok=True)
+        self.misses += 1
+        data = self.remote.get(digest)  # verified against the digest by the remote store
+        self._keep(digest, data)
+        return data
+
+    def exists(self, digest: str) -> bool:
+        return self.remote.exists(digest)
+
+    def _keep(self, digest: str, data: bytes) -> None:
+        """Cache ``data``; failing to is logged and costs only a later download."""
+        target = self.path(digest)
+        tmp = target.with_name(f".{digest}.{uuid.uuid4().hex}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)  # readers see the old file or the whole new one
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            log.warning("artifact cache: cannot keep %s in %s: %s", digest, self.cache_dir, exc)
+
+
+def open_artifact_store(url: str, *, cache_dir: str | Path | None = None) -> ArtifactStore:
+    """The store at ``url``: a local folder (a path or ``file://``) or any fsspec URL. With
+    ``cache_dir``, a remote (fsspec) store is read through a local cache by digest; a local
+    folder is read directly, since a cache would only copy it."""
     if "://" not in url or url.startswith("file://"):
         return LocalArtifactStore(url.removeprefix("file://"))
-    return FsspecArtifactStore(url)
+    remote = FsspecArtifactStore(url)
+    return remote if cache_dir is None else CachedArtifactStore(remote, cache_dir)
 
 
 def _check(data: bytes, digest: str, where: object) -> None:

@@ -11,6 +11,7 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,9 @@ class Registry:
         self.settings = settings if settings is not None else Settings.load()
         self.db = Database(self.settings.resolved_database_url)
         self.store = MetadataStore(self.db)
-        self.artifacts: ArtifactStore = open_artifact_store(self.settings.resolved_artifacts_url)
+        self.artifacts: ArtifactStore = open_artifact_store(
+            self.settings.resolved_artifacts_url, cache_dir=self.settings.home / "cache"
+        )
         self.store.record_config(self.settings.audited(), self.actor)
 
     @property
@@ -288,7 +291,11 @@ class Registry:
             )
 
         native = flavor.load(data, LoadContext(self.settings, on_unsafe_load=audit_unsafe))
-        return LoadedModel(version=version, native=native, flavor=flavor)
+        # the background data of model.explain(), read on first use
+        reference = (
+            None if version.sample_digest is None else partial(self.reference_sample, version.ref)
+        )
+        return LoadedModel(version=version, native=native, flavor=flavor, reference=reference)
 
     def attachments(self, ref: str | ModelRef) -> list[Attachment]:
         """What later stages attached to a version (gate report, ONNX artifact, ...), oldest first."""
@@ -316,10 +323,19 @@ class Registry:
     # -- changing what may change -----------------------------------------------------------
 
     def set_alias(
-        self, name: str, alias: str, version: int | str, *, force: bool = False
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        *,
+        force: bool = False,
+        actor: str | None = None,
     ) -> AliasMove:
         """Point ``alias`` at a version. A version rejected by its gates cannot become the
-        ``champion`` unless ``force`` is given, and forcing it is audited."""
+        ``champion`` unless ``force`` is given, and forcing it is audited. ``actor`` names who
+        moved it in the audit log (default: the registry's actor; the server passes the API
+        key's name)."""
+        actor = self.actor if actor is None else actor
         number = self._version_number(name, version)
         if alias == CHAMPION:
             target = self.store.get_version(name, number)
@@ -335,9 +351,9 @@ class Registry:
                     f"{name}@{alias}",
                     None,
                     {"version": number, "status": target.status.value, "reasons": reasons},
-                    self.actor,
+                    actor,
                 )
-        return self.store.set_alias(name, alias, number, self.actor)
+        return self.store.set_alias(name, alias, number, actor)
 
     def _rejection_reasons(self, name: str, number: int) -> str:
         reports = [a for a in self.store.attachments(name, number) if a.kind == "gate_report"]

@@ -354,7 +354,9 @@ class MetadataStore:
             if subject is not None:
                 query = query.where(
                     sa.or_(
-                        t.audit_log.c.subject == subject, t.audit_log.c.subject.like(f"{subject}/%")
+                        t.audit_log.c.subject == subject,
+                        t.audit_log.c.subject.like(f"{subject}/%"),
+                        t.audit_log.c.subject.like(f"{subject}@%"),
                     )
                 )
             if limit is not None:

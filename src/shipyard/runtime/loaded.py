@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from shipyard.explain.explanation import Explanation
     from shipyard.flavors.base import Flavor
     from shipyard.registry.entities import ModelVersion
     from shipyard.registry.signature import Signature
@@ -28,6 +30,7 @@ class LoadedModel:
     native: Any
     flavor: Flavor
     signature: Signature | None = field(init=False)
+    reference: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         from shipyard.registry.signature import Signature
@@ -66,6 +69,12 @@ class LoadedModel:
                 f"{self.ref} ({self.version.flavor}) gives no class probabilities; use predict"
             )
         return result
+
+    def explain(self, data: Any, **options: Any) -> Explanation:
+        """Feature attributions for ``data``: see :func:`shipyard.explain.explain`."""
+        from shipyard.explain.api import explain
+
+        return explain(self, data, **options)
 
     def __repr__(self) -> str:
         return f"<LoadedModel {self.ref} flavor={self.version.flavor}>"

@@ -17,11 +17,12 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shipyard.errors import (
+    AccessDeniedError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -30,16 +31,18 @@ from shipyard.errors import (
     StoreError,
 )
 from shipyard.predlog import PredictionLog, PredictionLogError, records_for
+from shipyard.registry.endpoints import MAIN
 from shipyard.registry.keys import PREDICT, READ, WRITE, ApiKey
 from shipyard.serving.auth import Authenticator, Denied
 from shipyard.serving.frame import Frame, validate_columns
 from shipyard.serving.hosts import ModelHost
+from shipyard.serving.management import FEEDBACK, ApiError, Management
 from shipyard.serving.management import PREFIX as API_PREFIX
-from shipyard.serving.management import ApiError, Management
 from shipyard.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shipyard.serving.metrics import Metrics, PredlogCounts
 from shipyard.serving.predictor import PROBABILITIES, Outputs, Predictor
 from shipyard.serving.protocols import mlflow, v1, v2, v2_binary
+from shipyard.serving.routing import Route
 
 __all__ = ["STATUS", "ServingApp", "new_request_id"]
 
@@ -56,10 +59,14 @@ STATUS: dict[type[BaseException], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     StoreError: 503,
+    AccessDeniedError: 403,
 }
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _SAFE_ID = re.compile(r"[\x21-\x7e]{1,128}")
 _JSON = (b"content-type", b"application/json")
+_EXPLAIN = "/explain"  # /api/v1/models/{name}/explain: answered here, where the models are
+_VARIANT = b"x-shipyard-variant"
+_MAIN_HEADER = (_VARIANT, MAIN.encode())
 
 
 def new_request_id() -> str:
@@ -98,7 +105,9 @@ class _Call:
         "receive",
         "request_headers",
         "request_id",
+        "route",
         "started",
+        "variant",
         "version",
     )
 
@@ -111,6 +120,8 @@ class _Call:
         self.content_length: bytes | None = None
         self.headers: Headers = []  # extra response headers
         self.request_headers: Headers = []  # the request's, as the ASGI scope has them
+        self.route: Route | None = None  # the routing table a routed request was routed by
+        self.variant: str | None = None  # the variant that answered ("": not chosen yet)
 
     def header(self, name: bytes) -> bytes | None:
         """The request header ``name`` (lower case), or None."""
@@ -139,8 +150,12 @@ class ServingApp:
         management: Management | None = None,
         metrics_open: bool = False,
         prediction_log: PredictionLog | None = None,
+        background: Sequence[Callable[[ServingApp], Coroutine[Any, Any, None]]] = (),
+        console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
     ) -> None:
         self.hosts = dict(hosts)
+        self.console = console  # the web console at /ui (it does its own auth), or None
+        self.background = tuple(background)  # tasks to run beside the hosts (the rollouts)
         self.max_body_bytes = max_body_bytes
         self.workers = workers
         self.server_version = server_version or _package_version()
@@ -173,6 +188,7 @@ class ServingApp:
         self._v1_model_routes: dict[tuple[str, ...], dict[str, Handler]] = {
             (): {"GET": self._v1_model},
             (":predict",): {"POST": self._v1_predict},
+            (":explain",): {"POST": self._v1_explain},
         }
         self._model_routes: dict[tuple[str, ...], dict[str, Handler]] = {
             (): {"GET": self._model_metadata},
@@ -189,6 +205,10 @@ class ServingApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            path = scope["path"]
+            if self.console is not None and (path == "/ui" or path.startswith("/ui/")):
+                await self.console(scope, receive, send)
+                return
             await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
@@ -202,18 +222,31 @@ class ServingApp:
             host.executor = self._executor
             host.on_load = functools.partial(self._observe_load, host.name)
             self._tasks.append(asyncio.create_task(host.run(), name=f"host-{host.name}"))
+        for job in self.background:
+            self._tasks.append(asyncio.create_task(job(self), name="shipyard-background"))
 
     def _observe_load(self, endpoint: str, predictor: Predictor, seconds: float) -> None:
+        """A version loaded (in a loading thread): its load-time metric, and the prediction
+        log's per-model settings (sampling, sensitive features) from the model's tags."""
         version = predictor.version
         self.metrics.observe_model_load(
             endpoint, version.model, str(version.version), "main", seconds
         )
+        configure = getattr(self.prediction_log, "configure_model", None)
+        host = self.hosts.get(endpoint)
+        if configure is not None and host is not None:
+            try:
+                configure(version.model, host.registry.get_model(version.model).tags)
+            except Exception as exc:  # the log keeps its defaults; serving goes on
+                log.warning("prediction log: cannot configure model %s: %s", version.model, exc)
 
     async def shutdown(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for host in self.hosts.values():
+            await host.shadows.drain()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -262,7 +295,9 @@ class ServingApp:
             principal = None
             if self.auth is not None:  # before routing: no key, no map of what is served
                 principal = await self._authorize(method, path, authorization)
-            if self.management is not None and path.startswith(API_PREFIX):
+            if path.startswith(API_PREFIX) and path.endswith(_EXPLAIN):
+                handler = self._api_explain_route(method, path, call)
+            elif self.management is not None and path.startswith(API_PREFIX):
                 handler = self._management_handler(method, path, principal)
             else:
                 handler = self._route(method, path, call)
@@ -286,6 +321,8 @@ class ServingApp:
             if flight is not None:
                 self.metrics.leave(flight)
         self._observe(call, status, started)
+        if status >= 400 and call.variant:  # a routed request that failed: say where
+            call.headers.append((_VARIANT, call.variant.encode()))
         headers = [] if _has_content_type(call.headers) else [_JSON]
         headers += [
             (b"content-length", str(len(body)).encode()),
@@ -305,6 +342,10 @@ class ServingApp:
             return None
         if method == "GET" or method == "HEAD":
             return READ
+        if path == FEEDBACK:  # whoever may ask for predictions may report their outcomes
+            return PREDICT
+        if path.endswith(_EXPLAIN):  # an explanation is a prediction with its reasons
+            return PREDICT
         return WRITE if path.startswith(API_PREFIX) else PREDICT
 
     def _names_for(self, path: str) -> tuple[str, ...] | None:
@@ -348,17 +389,28 @@ class ServingApp:
         seconds = time.perf_counter() - started
         if host is None:
             self.metrics.observe_request("", "", version, "", status, seconds)
+            return
+        variant = call.variant
+        if variant:  # a routed request: the rollouts count it per variant
+            host.stats_for(variant).record(status, seconds)
         else:  # a request that named its version bypassed the variants
-            variant = "main" if call.version is None else ""
-            self.metrics.observe_request(host.name, host.model, version, variant, status, seconds)
+            variant = MAIN if call.version is None else ""
+        self.metrics.observe_request(host.name, host.model, version, variant, status, seconds)
 
     async def _metrics_text(self, call: _Call) -> Result:
         call.headers.append((b"content-type", METRICS_CONTENT_TYPE))
         plog = self.prediction_log
         counts = None
         if plog is not None:
-            counts = PredlogCounts(plog.written, plog.pending, plog.failed, self.predlog_dropped)
-        return 200, self.metrics.render(counts)
+            counts = PredlogCounts(
+                plog.written, plog.pending, plog.failed, self.predlog_dropped, plog.sampled_out
+            )
+        shadows = [
+            (name, h.shadows.sent, h.shadows.dropped, h.shadows.failed)
+            for name, h in self.hosts.items()
+            if h.shadows.sent or h.shadows.dropped
+        ]
+        return 200, self.metrics.render(counts, shadows)
 
     async def _log(
         self,
@@ -386,7 +438,7 @@ class ServingApp:
             endpoint=host.name,
             model=version.model,
             version=version.version,
-            variant="main" if call.version is None else "",  # /versions/{v} bypasses variants
+            variant=_variant_of(call),
             latency_ms=(time.perf_counter() - started) * 1000.0,
         )
         try:
@@ -508,6 +560,115 @@ class ServingApp:
             raise _Reply(503, f"model {host.name!r} is not ready yet{why}")
         return predictor
 
+    async def _routed(self, call: _Call) -> Predictor:
+        """The predictor that answers an inference call: the main variant's on the fast path
+        (one variant, or a pinned version), else the variant the endpoint's route picks. A
+        route keyed by a request field picks once the body is decoded (:meth:`_by_field`)."""
+        host = call.host
+        assert host is not None
+        route = host.route
+        if route is None or call.version is not None:
+            return await self._predictor(call)
+        call.route = route
+        if route.key_kind == "field":
+            call.variant = ""  # chosen in _by_field; the main variant's signature decodes
+            return await self._predictor(call)
+        key = None
+        if route.key_kind == "header":
+            assert route.key_name is not None
+            raw = call.header(route.key_name.encode("latin-1"))
+            key = None if raw is None else raw.decode("latin-1")
+        return await self._choose(call, route, key)
+
+    async def _choose(self, call: _Call, route: Route, key: str | None) -> Predictor:
+        host = call.host
+        assert host is not None
+        name = route.pick(key)
+        predictor = host.variants.get(name)
+        if predictor is None:  # the route changed under this request: the baseline answers
+            name, predictor = MAIN, await self._predictor(call)
+        if key is None and route.key_kind is not None:
+            host.stats_for(name).unkeyed += 1
+        call.variant = name
+        return predictor
+
+    async def _by_field(
+        self, call: _Call, parameters: Mapping[str, Any] | None, columns: Mapping[str, Any]
+    ) -> Predictor | None:
+        """For a route keyed by a request field: the variant's predictor, from the request's
+        parameters, else the field's first row (all rows of a request go to one variant).
+        None when the request was not waiting for that choice."""
+        route = call.route
+        if call.variant != "" or route is None or route.key_name is None:
+            return None
+        name = route.key_name
+        value = None if parameters is None else parameters.get(name)
+        if value is None and name in columns and len(columns[name]):
+            value = columns[name][0]
+        key = None if value is None else str(value.item() if hasattr(value, "item") else value)
+        return await self._choose(call, route, key)
+
+    def _answered(self, call: _Call, predictor: Predictor) -> None:
+        """The headers that say who answered: the version, and the variant."""
+        call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
+        variant = call.variant
+        call.headers.append(
+            _MAIN_HEADER if variant is None or variant == MAIN else (_VARIANT, variant.encode())
+        )
+
+    def _mirror(self, call: _Call, primary: Predictor, frame: Frame, outputs: Outputs) -> None:
+        """Send this request to the shadow variant too, when the route says so: in the
+        background, bounded, its answer logged (variant = the shadow's name) and compared,
+        never returned."""
+        route, host = call.route, call.host
+        if route is None or host is None or route.shadow is None or not route.mirrors():
+            return
+        shadow = host.variants.get(route.shadow)
+        if shadow is None:
+            return
+        request_id = f"{(call.request_id or new_request_id())[:100]}~{route.shadow}"[:128]
+        name = route.shadow
+        same = shadow.signature == primary.signature
+        host.shadows.submit(
+            lambda: self._shadow(host, name, shadow, frame, same, outputs, request_id)
+        )
+
+    async def _shadow(
+        self,
+        host: ModelHost,
+        name: str,
+        predictor: Predictor,
+        frame: Frame,
+        same_signature: bool,
+        primary: Outputs,
+        request_id: str,
+    ) -> None:
+        started = time.perf_counter()
+        stats = host.stats_for(name)
+        try:
+            if not same_signature:
+                frame = validate_columns(predictor.signature, frame.columns, request_id)
+            outputs = await host.infer(predictor, frame, proba=primary.probabilities is not None)
+        except Exception:
+            stats.record(500, time.perf_counter() - started)
+            raise
+        stats.record(200, time.perf_counter() - started)
+        stats.compare(primary.labels, outputs.labels)
+        plog = self.prediction_log
+        if plog is not None:
+            version = predictor.version
+            records = records_for(
+                request_id,
+                frame,
+                outputs,
+                endpoint=host.name,
+                model=version.model,
+                version=version.version,
+                variant=name,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+            )
+            await plog.submit(*records)
+
     async def _model_metadata(self, call: _Call) -> Result:
         predictor = await self._predictor(call)
         assert call.host is not None
@@ -520,12 +681,17 @@ class ServingApp:
     async def _infer(self, call: _Call) -> Result:
         host = call.host
         assert host is not None
-        predictor = await self._predictor(call)  # held to the end: a swap cannot change it
+        predictor = await self._routed(call)  # held to the end: a swap cannot change it
         body = await self._body(call)
         header_length = call.header(b"inference-header-content-length")
         if v2_binary.is_binary(body, header_length):
             return await self._infer_binary(call, predictor, body, header_length)
         request = v2.decode_infer(body, predictor.features)
+        if call.variant == "":  # routed by a request field: choose now, decode for the choice
+            chosen = await self._by_field(call, request.parameters, request.columns)
+            if chosen is not None and chosen.features != predictor.features:
+                request = v2.decode_infer(body, chosen.features)
+            predictor = chosen or predictor
         if call.request_id is None:
             given = request.id
             call.request_id = given if given and _SAFE_ID.fullmatch(given) else new_request_id()
@@ -536,10 +702,12 @@ class ServingApp:
         )
         outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
         version = predictor.version
-        call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
+        self._answered(call, predictor)
         answer_id = request.id if request.id is not None else call.request_id
         answer = v2.encode_infer(host.name, str(version.version), answer_id, outputs, selected)
         await self._log(call, host, predictor, frame, outputs, call.started)
+        if call.route is not None:
+            self._mirror(call, predictor, frame, outputs)
         return 200, answer
 
     # -- Triton's binary tensor data extension, KServe V1, MLflow scoring ---------------------
@@ -552,19 +720,27 @@ class ServingApp:
         assert host is not None
         decoded = v2_binary.decode_infer(body, header_length, predictor.features)
         request = decoded.request
+        if call.variant == "":
+            chosen = await self._by_field(call, request.parameters, request.columns)
+            if chosen is not None and chosen.features != predictor.features:
+                decoded = v2_binary.decode_infer(body, header_length, chosen.features)
+                request = decoded.request
+            predictor = chosen or predictor
         if call.request_id is None:
             given = request.id
             call.request_id = given if given and _SAFE_ID.fullmatch(given) else new_request_id()
         selected = v2.select_outputs(request.outputs, predictor.output_names)
         frame = validate_columns(predictor.signature, request.columns, call.request_id)
         outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
-        call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
+        self._answered(call, predictor)
         answer_id = request.id if request.id is not None else call.request_id
         version = str(predictor.version.version)
         answer, json_length = v2_binary.encode_infer(
             host.name, version, answer_id, outputs, selected, decoded.binary(selected)
         )
         await self._log(call, host, predictor, frame, outputs, call.started)
+        if call.route is not None:
+            self._mirror(call, predictor, frame, outputs)
         if json_length is not None:
             call.headers.append((b"content-type", b"application/octet-stream"))
             call.headers.append((b"inference-header-content-length", str(json_length).encode()))
@@ -578,10 +754,45 @@ class ServingApp:
         assert call.host is not None
         return 200, v1.encode_model(call.host.name, True)
 
+    async def _v1_explain(self, call: _Call) -> Result:
+        """``POST /v1/models/{name}:explain``: KServe V1's explain verb, predictions with their
+        feature attributions."""
+        from shipyard.serving.explain_api import explain_v1
+
+        predictor = await self._routed(call)
+        return await explain_v1(predictor, await self._body(call))
+
+    def _api_explain_route(self, method: str, path: str, call: _Call) -> Handler:
+        """``POST /api/v1/models/{name}/explain``: attributions for records, by the version
+        that answers the endpoint ``name``."""
+        parts = path.split("/")  # "", "api", "v1", "models", NAME, "explain"
+        if len(parts) != 6 or parts[3] != "models" or not parts[4]:
+            raise _Reply(
+                404, f"no route {path}; explanations are at /api/v1/models/{{name}}/explain"
+            )
+        if method != "POST":
+            raise _Reply(405, f"{method} is not allowed on {path}; use POST", [(b"allow", b"POST")])
+        call.host = self.hosts.get(parts[4])
+        if call.host is None:
+            served = ", ".join(sorted(self.hosts)) or "none"
+            raise _Reply(404, f"no model named {parts[4]!r} is served (served: {served})")
+        return self._api_explain
+
+    async def _api_explain(self, call: _Call) -> Result:
+        from shipyard.serving.explain_api import explain_records
+
+        predictor = await self._routed(call)
+        return await explain_records(predictor, await self._body(call))
+
     async def _v1_predict(self, call: _Call) -> Result:
-        predictor = await self._predictor(call)
+        predictor = await self._routed(call)
         body = await self._body(call)
         request = v1.decode_predict(body, predictor.features)
+        if call.variant == "":
+            chosen = await self._by_field(call, None, request.columns)
+            if chosen is not None and chosen.features != predictor.features:
+                request = v1.decode_predict(body, chosen.features)
+            predictor = chosen or predictor
         return await self._predict_table(call, predictor, request)
 
     async def _predict_table(
@@ -597,9 +808,11 @@ class ServingApp:
         call.request_id = call.request_id or new_request_id()
         frame = validate_columns(predictor.signature, request.columns, call.request_id)
         outputs = await host.infer(predictor, frame, proba=request.proba)
-        call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
+        self._answered(call, predictor)
         answer = v1.encode_predictions(outputs, request.proba)
         await self._log(call, host, predictor, frame, outputs, call.started)
+        if call.route is not None:
+            self._mirror(call, predictor, frame, outputs)
         return 200, answer
 
     async def _invocations(self, call: _Call) -> Result:
@@ -615,16 +828,18 @@ class ServingApp:
                 served = ", ".join(sorted(self.hosts)) or "none"
                 wanted = "" if name is None else f" named {name.decode('latin-1')!r}"
                 raise NotFoundError(f"no model{wanted} is served (served: {served})")
-            predictor = await self._predictor(call)
+            predictor = await self._routed(call)
             body = await self._body(call)
             content_type = call.header(b"content-type")
+            media = None if content_type is None else content_type.decode("latin-1")
             kinds = {f.name: f.kind for f in predictor.signature.inputs}
-            request = mlflow.decode_invocation(
-                body,
-                None if content_type is None else content_type.decode("latin-1"),
-                predictor.features,
-                kinds,
-            )
+            request = mlflow.decode_invocation(body, media, predictor.features, kinds)
+            if call.variant == "":
+                chosen = await self._by_field(call, None, request.columns)
+                if chosen is not None and chosen.features != predictor.features:
+                    kinds = {f.name: f.kind for f in chosen.signature.inputs}
+                    request = mlflow.decode_invocation(body, media, chosen.features, kinds)
+                predictor = chosen or predictor
             return await self._predict_table(call, predictor, request)
         except _Reply as reply:
             call.headers.extend(reply.headers)
@@ -667,6 +882,14 @@ class ServingApp:
         call.headers.append((b"content-type", openapi.DOCS_CONTENT_TYPE))
         call.headers.append((b"content-security-policy", openapi.DOCS_CSP))
         return 200, openapi.docs_page()
+
+
+def _variant_of(call: _Call) -> str:
+    """The prediction log's variant: the one routed to, ``main`` on the fast path, empty for a
+    request that named its version (``/versions/{v}`` bypasses the variants)."""
+    if call.variant:
+        return call.variant
+    return MAIN if call.version is None else ""
 
 
 def _has_content_type(headers: Headers) -> bool:

@@ -1,10 +1,14 @@
-"""Model hosts: one per served endpoint, holding the loaded version that answers.
+"""Model hosts: one per served endpoint, holding the loaded versions that answer.
 
-A host resolves its endpoint's main variant through the registry, loads and warms that version
-off the event loop, and then (for a reference that can move: an alias, or a bare model name)
-re-resolves it every ``poll_interval`` seconds. When the reference moved, the new version is
-loaded and warmed off the loop and swapped in with one assignment: a request holds the
-:class:`Predictor` it started with, so in-flight requests finish on the old version.
+A host reads its endpoint (variants and routing policy) from the registry, resolves each
+variant's reference, loads and warms those versions off the event loop, and then re-reads the
+endpoint and re-resolves the references every ``poll_interval`` seconds (one indexed query for
+the endpoint and one per variant). When a reference moved or the variants changed, the new
+versions are loaded and warmed off the loop first and then swapped in together with the new
+:class:`~shipyard.serving.routing.Route`, in plain assignments on the event loop: a request
+holds the :class:`Predictor` it started with, so in-flight requests finish on the old version
+and no request is routed to a variant that is not loaded yet. ``current`` is always the main
+variant's predictor (the baseline, answering every request of a single-variant endpoint).
 
 ``/versions/{v}`` requests address a version of the endpoint's model directly; those load on
 demand and stay cached (a few at most).
@@ -18,6 +22,7 @@ so its digest is verified, and answers through onnxruntime.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -25,11 +30,12 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
-from shipyard.errors import SignatureError
-from shipyard.registry.refs import parse_ref
+from shipyard.errors import NotFoundError, SignatureError
+from shipyard.registry.endpoints import MAIN, EndpointStore
 from shipyard.runtime.batcher import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_WAIT, MicroBatcher
 from shipyard.serving.frame import Frame, validate_columns
 from shipyard.serving.predictor import Outputs, Predictor
+from shipyard.serving.routing import Route, ShadowRunner, VariantStats
 
 if TYPE_CHECKING:
     from shipyard.registry.client import Registry
@@ -54,22 +60,29 @@ class ModelHost:
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
         max_batch_wait: float = DEFAULT_MAX_WAIT,
         use_onnx: bool = True,
+        max_shadow_in_flight: int = 8,
     ) -> None:
         self.registry = registry
         self.name = endpoint.name
         self.model = endpoint.model
+        self.endpoint = endpoint
         self.ref = endpoint.main.ref
-        self.follows = parse_ref(self.ref).version is None
         self.poll_interval = poll_interval
         self.current: Predictor | None = None
+        self.route: Route | None = None  # None: one variant, the fast path
+        self.variants: dict[str, Predictor] = {}  # the loaded predictor of each variant
+        self.stats: dict[str, VariantStats] = {}  # per variant, for rollouts
+        self.shadows = ShadowRunner(max_shadow_in_flight)
         self.error: str | None = None
         self.executor: Executor | None = None
         self.on_load: Callable[[Predictor, float], None] | None = None
         """Called with each loaded version and the seconds its load and warm-up took."""
+        self._endpoints = EndpointStore(registry.db)
         self._max_pinned = max_pinned
         self._pinned: OrderedDict[int, Predictor] = OrderedDict()
         self._pin_lock = asyncio.Lock()
         self.use_onnx = use_onnx
+        self._wake = asyncio.Event()
         self.batcher = MicroBatcher(
             endpoint.name, max_batch_rows=max_batch_rows, max_wait=max_batch_wait
         )
@@ -83,8 +96,15 @@ class ModelHost:
         current = self.current
         return None if current is None else current.version
 
+    def stats_for(self, variant: str) -> VariantStats:
+        stats = self.stats.get(variant)
+        if stats is None:
+            stats = self.stats[variant] = VariantStats()
+        return stats
+
     async def run(self) -> None:
-        """Load, then follow the reference until cancelled (the server's lifespan task)."""
+        """Load, then follow the endpoint and its references until cancelled (the server's
+        lifespan task)."""
         while True:
             try:
                 await self.refresh()
@@ -95,23 +115,66 @@ class ModelHost:
                 if message != self.error:
                     log.error("endpoint %s: cannot load %s: %s", self.name, self.ref, message)
                 self.error = message
-            if self.current is not None and not self.follows:
-                return
-            await asyncio.sleep(self.poll_interval)
+            # Until the next poll, or sooner when the registry announces a change.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        """Re-resolve the endpoint now rather than at the next poll (on the event loop)."""
+        self._wake.set()
 
     async def refresh(self) -> bool:
-        """Load the version the reference names now, if it is not the one loaded; True if
-        a new version was swapped in."""
-        version = await asyncio.to_thread(self.registry.get_version, self.ref)
-        current = self.current
-        if current is not None and current.version.version == version.version:
+        """Load what the endpoint's variants name now, if it is not what is loaded; True if
+        anything was swapped in."""
+        endpoint, versions = await asyncio.to_thread(self._resolve)
+        loaded = {p.version.version: p for p in self.variants.values()}
+        if self.current is not None:
+            loaded.setdefault(self.current.version.version, self.current)
+        wanted: dict[str, Predictor] = {}
+        for variant, version in versions.items():
+            predictor = loaded.get(version.version) or self._pinned.get(version.version)
+            if predictor is None:
+                # A main version that fails its warm-up is not swapped in (the old one keeps
+                # serving); another variant's is, since its rollout's guardrails judge it.
+                strict = variant == MAIN
+                predictor = await asyncio.to_thread(self._load, version.ref, strict)
+                loaded[version.version] = predictor
+            wanted[variant] = predictor
+        route = Route.of(endpoint)
+        same = wanted == self.variants and route == self.route
+        if same and self.current is not None:
             return False
-        predictor = await asyncio.to_thread(self._load, version.ref)
-        self.current = predictor  # the swap: one assignment, atomic for every reader
+        before = self.current
+        for old in self.variants.values():  # kept a while: a rollout may start again soon
+            if all(old is not p for p in wanted.values()):
+                self._remember(old)
+        # The swap: plain assignments on the event loop, so no request sees half of it.
+        self.variants = wanted
+        self.current = wanted[MAIN]
+        self.route = route
+        self.endpoint = endpoint
+        self.ref = endpoint.main.ref
         self.error = None
-        before = "nothing" if current is None else current.ref
-        log.info("endpoint %s: now serving %s (was %s)", self.name, predictor.ref, before)
+        if before is None or before is not self.current:
+            was = "nothing" if before is None else before.ref
+            log.info("endpoint %s: now serving %s (was %s)", self.name, self.current.ref, was)
+        if route is not None:
+            table = ", ".join(f"{n}={p.ref}" for n, p in wanted.items())
+            log.info("endpoint %s: routing %s over %s", self.name, route.policy, table)
         return True
+
+    def _resolve(self) -> tuple[Endpoint, dict[str, ModelVersion]]:
+        """The endpoint as stored now (the one given, if it is not in the store) and the
+        version each of its variants' references names."""
+        try:
+            endpoint = self._endpoints.get(self.name)
+        except NotFoundError:
+            endpoint = self.endpoint
+        versions = {v.name: self.registry.get_version(v.ref) for v in endpoint.variants}
+        if MAIN not in versions:  # an endpoint whose first variant is not called main
+            versions[MAIN] = versions[endpoint.main.name]
+        return endpoint, versions
 
     async def pinned(self, version: int) -> Predictor:
         """The predictor of ``version`` of this endpoint's model, loaded on first use."""
@@ -126,16 +189,21 @@ class ModelHost:
             found = self._pinned.get(version)
             if found is None:
                 found = await asyncio.to_thread(self._load, f"{self.model}/{version}")
-                self._pinned[version] = found
-                while len(self._pinned) > self._max_pinned:
-                    self._pinned.popitem(last=False)
+                self._remember(found)
         return found
+
+    def _remember(self, predictor: Predictor) -> None:
+        """Keep ``predictor`` among the few recently used versions (least recent dropped)."""
+        self._pinned[predictor.version.version] = predictor
+        self._pinned.move_to_end(predictor.version.version)
+        while len(self._pinned) > self._max_pinned:
+            self._pinned.popitem(last=False)
 
     async def infer(self, predictor: Predictor, frame: Frame, *, proba: bool) -> Outputs:
         """One prediction, off the event loop, in a micro-batch with concurrent requests."""
         return await self.batcher.submit(predictor, frame, proba=proba)
 
-    def _load(self, ref: str) -> Predictor:
+    def _load(self, ref: str, strict: bool = True) -> Predictor:
         started = time.perf_counter()
         loaded = self.registry.load(ref)
         onnx = None
@@ -146,7 +214,12 @@ class ModelHost:
             except Exception as exc:  # missing or corrupt: serve natively, say why
                 log.warning("endpoint %s: %s: no ONNX fast path: %s", self.name, ref, exc)
         predictor = Predictor(loaded, onnx=onnx)
-        self._warm(predictor)
+        try:
+            self._warm(predictor)
+        except Exception as exc:
+            if strict:
+                raise
+            log.warning("endpoint %s: %s failed its warm-up: %s", self.name, ref, exc)
         seconds = time.perf_counter() - started
         log.info(
             "endpoint %s: %s loaded (%s path) in %.2fs",

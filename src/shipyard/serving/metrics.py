@@ -20,6 +20,9 @@ Series (labels ``endpoint``, ``model``, ``version``, ``variant``; requests add `
   and ``shipyard_predlog_dropped_total`` (counter: rows not logged because the buffer stayed
   full, in buffered mode), no labels: the prediction log's counters, read when scraped and
   rendered only while the server logs predictions (:class:`PredlogCounts`).
+- ``shipyard_shadow_requests_total`` (counter; ``endpoint`` and ``outcome``: ``sent``,
+  ``dropped`` when the shadow runner was saturated, ``failed``), read from the hosts' shadow
+  runners when scraped.
 
 Request series are touched only on the event loop, so they need no lock. The batcher and the
 hosts may call from worker threads, so their series sit behind one lock (taken per batch or per
@@ -69,6 +72,7 @@ class PredlogCounts(NamedTuple):
     pending: int
     failed: int
     dropped: int
+    sampled_out: int = 0
 
 
 class _Histogram:
@@ -150,9 +154,14 @@ class Metrics:
 
     # -- the scrape ---------------------------------------------------------------------------
 
-    def render(self, predlog: PredlogCounts | None = None) -> bytes:
+    def render(
+        self,
+        predlog: PredlogCounts | None = None,
+        shadows: Sequence[tuple[str, int, int, int]] = (),
+    ) -> bytes:
         """Every series in the Prometheus text exposition format, version 0.0.4; the prediction
-        log's series when ``predlog`` is given."""
+        log's series when ``predlog`` is given; ``shadows`` as (endpoint, sent, dropped,
+        failed)."""
         out: list[str] = []
         requests = sorted(self._requests.items())
         _family(
@@ -204,6 +213,23 @@ class Metrics:
             out.append(_sample("shipyard_model_load_seconds", _VERSION_LABELS, labels, seconds))
         if predlog is not None:
             _predlog(out, predlog)
+        if shadows:
+            _family(
+                out,
+                "shipyard_shadow_requests_total",
+                "counter",
+                "Requests mirrored to a shadow variant: sent, dropped (saturated) or failed.",
+            )
+            for endpoint, *counts in shadows:
+                for outcome, value in zip(("sent", "dropped", "failed"), counts, strict=True):
+                    out.append(
+                        _sample(
+                            "shipyard_shadow_requests_total",
+                            ("endpoint", "outcome"),
+                            (endpoint, outcome),
+                            value,
+                        )
+                    )
         out.append("")
         return "\n".join(out).encode()
 
@@ -223,6 +249,12 @@ def _predlog(out: list[str], counts: PredlogCounts) -> None:
             "counter",
             "Prediction records not logged because the log's buffer stayed full.",
             counts.dropped,
+        ),
+        (
+            "sampled_out_total",
+            "counter",
+            "Prediction records left out by a model's sampling rate.",
+            counts.sampled_out,
         ),
     )
     for suffix, kind, help, value in series:

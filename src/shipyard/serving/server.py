@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInputError, NotFoundError
 from shipyard.predlog import PredictionLog, PredictionStore, default_url
+from shipyard.registry.changes import follow
 from shipyard.registry.endpoints import Endpoint, EndpointStore
 from shipyard.registry.keys import KeyStore
 from shipyard.registry.refs import parse_ref
+from shipyard.rollouts.controller import (
+    DEFAULT_INTERVAL,
+    FeedbackMetric,
+    MetricSource,
+    RolloutController,
+)
 from shipyard.serving.app import MAX_BODY_BYTES, ServingApp
 from shipyard.serving.auth import Authenticator
 from shipyard.serving.hosts import ModelHost
@@ -24,6 +31,7 @@ from shipyard.serving.management import Management
 from shipyard.serving.metrics import Metrics
 
 if TYPE_CHECKING:
+    from shipyard.monitoring.alerts import AlertDispatcher
     from shipyard.registry.client import Registry
 
 __all__ = ["build_app", "check_bind", "run"]
@@ -41,6 +49,13 @@ def build_app(
     require_auth: bool = False,
     metrics_open: bool = False,
     auth_ttl: float = 5.0,
+    rollout_interval: float | None = DEFAULT_INTERVAL,
+    metric: MetricSource | None = None,
+    dispatcher: AlertDispatcher | None = None,
+    monitor_interval: float | None = None,
+    monitor_rules: Sequence[Any] = (),
+    monitor_channels: Any = None,
+    console: bool = True,
 ) -> ServingApp:
     """The app serving ``refs`` (each through the endpoint named after its model, created or
     re-pointed as needed), or every endpoint in the store when ``refs`` is empty.
@@ -51,7 +66,17 @@ def build_app(
     again (and so how soon a revocation applies).
 
     Predictions are recorded in the prediction log as the registry's settings say
-    (``predlog_mode``, ``predlog_url``, ``predlog_flush_interval``); mode ``off`` records none."""
+    (``predlog_mode``, ``predlog_url``, ``predlog_flush_interval``); mode ``off`` records none.
+
+    Rollouts of the served endpoints are evaluated every ``rollout_interval`` seconds (None: not
+    by this server) by a :class:`RolloutController` whose online metric comes from ``metric``
+    (default: the prediction log joined with feedback) and whose decisions go to
+    ``dispatcher``'s channels (default: the log).
+
+    With ``monitor_interval`` (seconds), the server also runs the monitor over its models'
+    logged predictions on that interval (once across replicas: a lease), with ``monitor_rules``
+    and ``monitor_channels`` as ``shipyard monitor run --rules`` reads them. ``console`` serves
+    the web console at ``/ui``."""
     store = EndpointStore(registry.db)
     endpoints: list[Endpoint] = []
     if refs:
@@ -75,16 +100,84 @@ def build_app(
     hosts = {e.name: ModelHost(registry, e, poll_interval=poll_interval) for e in endpoints}
     auth = Authenticator.for_store(KeyStore(registry.db), required=require_auth, ttl=auth_ttl)
     prediction_log = _prediction_log(registry)
+    background: list[Callable[[ServingApp], Coroutine[Any, Any, None]]] = []
+    if registry.db.dialect == "postgresql":
+        background.append(_follow_changes(registry))
+    if rollout_interval is not None:
+        if metric is None and prediction_log is not None:
+            metric = FeedbackMetric(prediction_log.store)
+        controller = RolloutController(
+            registry, interval=rollout_interval, metric=metric, dispatcher=dispatcher
+        )
+        background.append(controller.run)
+    if monitor_interval is not None and prediction_log is not None:
+        background.append(
+            _monitor_job(
+                registry,
+                prediction_log.store,
+                sorted({e.model for e in endpoints}),
+                monitor_interval,
+                monitor_rules,
+                monitor_channels,
+            )
+        )
+    web = None
+    if console:
+        from shipyard.console import console_app
+
+        web = console_app(registry, auth_required=require_auth, auth_ttl=auth_ttl)
     return ServingApp(
         hosts,
         max_body_bytes=max_body_bytes,
         workers=workers,
         metrics=Metrics(),
         auth=auth,
-        management=Management(registry),
+        management=Management(registry, None if prediction_log is None else prediction_log.store),
         metrics_open=metrics_open,
         prediction_log=prediction_log,
+        background=background,
+        console=web,
     )
+
+
+def _monitor_job(
+    registry: Registry,
+    store: PredictionStore,
+    models: list[str],
+    interval: float,
+    rules: Sequence[Any],
+    channels: Any,
+) -> Callable[[ServingApp], Coroutine[Any, Any, None]]:
+    """A background job running the monitor over ``models`` every ``interval`` seconds."""
+
+    async def job(app: ServingApp) -> None:
+        from shipyard.monitoring.schedule import monitor_loop
+
+        await monitor_loop(
+            registry,
+            store,
+            interval=interval,
+            models=models,
+            rules=rules,
+            channels=channels,
+            settle=2 * registry.settings.predlog_flush_interval,
+        )
+
+    return job
+
+
+def _follow_changes(registry: Registry) -> Callable[[ServingApp], Coroutine[Any, Any, None]]:
+    """A background job waking every host when the registry announces a change (PostgreSQL's
+    LISTEN/NOTIFY), so an alias move reaches this replica within moments, not at the next poll."""
+
+    async def job(app: ServingApp) -> None:
+        def wake_all(_subject: str) -> None:
+            for host in app.hosts.values():
+                host.wake()
+
+        await follow(registry.db.url, wake_all)
+
+    return job
 
 
 def _prediction_log(registry: Registry) -> PredictionLog | None:

@@ -94,6 +94,10 @@ class _Objective:
     folds: int
     seed: int
     threads: int
+    deadline: float | None = None
+    """Wall-clock end of the time budget (``time.time()``): a trial still running then stops
+    after its current fold, once another trial has completed, so one slow trial on a large data
+    set overruns the budget by at most one fold."""
 
     def __call__(self, trial: optuna.Trial) -> float:
         import optuna
@@ -106,6 +110,9 @@ class _Objective:
             scores.append(value)
             trial.report(statistics.fmean(scores), step)
             if trial.should_prune():
+                raise optuna.TrialPruned()
+            if self.deadline is not None and time.time() > self.deadline and _any_complete(trial):
+                trial.set_user_attr("stopped", "time budget")
                 raise optuna.TrialPruned()
 
         cross_validate(
@@ -145,7 +152,8 @@ def search(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    objective = _Objective(data, families, task, metric, folds, seed, threads)
+    deadline = None if budget.seconds is None else time.time() + budget.seconds
+    objective = _Objective(data, families, task, metric, folds, seed, threads, deadline)
     name = study_name or f"shipyard-{uuid.uuid4().hex[:12]}"
     if budget.workers > 1 and storage_url is None:
         raise ShipyardError("automl.workers > 1 needs a database for the shared study")
@@ -157,6 +165,8 @@ def search(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
     )
+    for starter in _starters(families, task):  # cheap, sound defaults first (see _starters)
+        study.enqueue_trial(starter, skip_if_exists=True)
     started = time.monotonic()
     try:
         workers = _start_workers(storage_url, name, objective, budget, seed) if storage_url else []
@@ -179,6 +189,38 @@ def search(
         return _result(study, metric, time.monotonic() - started, storage_url)
     finally:
         _close(storage)
+
+
+def _starters(families: tuple[str, ...], task: str) -> list[dict[str, Any]]:
+    """The first trials: each fast family with its library's default parameters. On a large
+    data set a random first trial can be a 300-tree deep forest that eats the whole time budget;
+    starting with these, every search has sound, quick candidates to compare against."""
+    linear = {"linear.C": 1.0} if task == "classification" else {"linear.alpha": 1.0}
+    defaults: dict[str, dict[str, Any]] = {
+        "linear": linear,
+        "hist_gradient_boosting": {
+            "hist_gradient_boosting.learning_rate": 0.1,
+            "hist_gradient_boosting.max_iter": 100,
+            "hist_gradient_boosting.max_leaf_nodes": 31,
+            "hist_gradient_boosting.min_samples_leaf": 20,
+            "hist_gradient_boosting.l2_regularization": 1e-6,
+        },
+        "lightgbm": {
+            "lightgbm.n_estimators": 100,
+            "lightgbm.learning_rate": 0.1,
+            "lightgbm.num_leaves": 31,
+            "lightgbm.min_child_samples": 20,
+            "lightgbm.reg_lambda": 1e-6,
+        },
+    }
+    return [{"family": f, **params} for f, params in defaults.items() if f in families]
+
+
+def _any_complete(trial: optuna.Trial) -> bool:
+    import optuna
+
+    complete = (optuna.trial.TrialState.COMPLETE,)
+    return bool(trial.study.get_trials(deepcopy=False, states=complete))
 
 
 def _close(storage: Any) -> None:

@@ -5,7 +5,8 @@ and the fix. What can only be checked against the data (columns, the target's va
 by :func:`shipyard.training.data.load_data` with the same care. A config looks like::
 
     data: churn.csv                 # .csv or .parquet, relative to this file; or
-                                    # {sql: "SELECT ...", url: "sqlite:///shop.db"}
+                                    # {sql: "SELECT ...", url: "sqlite:///shop.db"}; or, to
+                                    # retrain: {source: predictions, model: churn, since: 7d}
     target: churned
     task: classification            # or regression
     features: [tenure_months, contract]   # optional: default all other columns
@@ -14,7 +15,8 @@ by :func:`shipyard.training.data.load_data` with the same care. A config looks l
     model: churn                    # the registry model to add a version to
     seed: 0
     threads: 1                      # native threads per fit (OpenMP, BLAS)
-    families: [linear, random_forest, hist_gradient_boosting]
+    families: [linear, random_forest, hist_gradient_boosting]   # default: + lightgbm, xgboost
+                                    # when installed
     automl: {trials: 30, seconds: 60, workers: 1}   # omit to train families[0] as is
     gates:
       metrics: [{metric: roc_auc, min: 0.8}]
@@ -22,6 +24,7 @@ by :func:`shipyard.training.data.load_data` with the same care. A config looks l
       slices: [{feature: region, metric: roc_auc, min: 0.7}]
       latency: {p99_single_ms: 20, p99_batch_ms: 100}
       memory: {max_artifact_mb: 50, max_predict_mb: 200}
+      load: {min_rps: 50, max_p99_ms: 200, requests: 200, seconds: 10}   # or --load
     tags: {team: growth}
     description: monthly churn model
 """
@@ -49,6 +52,7 @@ __all__ = [
     "DEFAULT_FAMILIES",
     "FAMILIES",
     "AutoMLConfig",
+    "PredictionsSource",
     "SplitConfig",
     "SqlSource",
     "TrainConfig",
@@ -56,7 +60,8 @@ __all__ = [
 ]
 
 FAMILIES = ("linear", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost")
-# LightGBM and XGBoost are opt-in: a pipeline ending in one has no safe single-file format yet.
+# The scikit-learn families; the default search adds LightGBM and XGBoost when installed (their
+# pipelines register through the composite flavor), see ``installed_families``.
 DEFAULT_FAMILIES = ("linear", "random_forest", "hist_gradient_boosting")
 
 
@@ -64,6 +69,21 @@ DEFAULT_FAMILIES = ("linear", "random_forest", "hist_gradient_boosting")
 class SqlSource:
     sql: str
     url: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionsSource:
+    """Retraining data: the predictions ``model`` logged in the last ``since`` seconds, joined
+    with the feedback labels that arrived for them (rows without a label are left out). The
+    label becomes the config's ``target`` column; the logged inputs are the features."""
+
+    model: str
+    since: float
+    """Seconds back from now."""
+    version: int | None = None
+    """Only the rows one version predicted (default: every version)."""
+    min_rows: int = 100
+    """Fewer labelled rows than this is an error, not a model trained on too little."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +103,7 @@ class AutoMLConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    data: Path | SqlSource
+    data: Path | SqlSource | PredictionsSource
     target: str
     task: str
     model: str
@@ -108,11 +128,12 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON values (stored with the version, for lineage)."""
         data: dict[str, Any] = dataclasses.asdict(self)
-        data["data"] = (
-            str(self.data)
-            if isinstance(self.data, Path)
-            else {"sql": self.data.sql, "url": redact_url(self.data.url)}
-        )
+        if isinstance(self.data, Path):
+            data["data"] = str(self.data)
+        elif isinstance(self.data, SqlSource):
+            data["data"] = {"sql": self.data.sql, "url": redact_url(self.data.url)}
+        else:
+            data["data"] = {"source": "predictions", **dataclasses.asdict(self.data)}
         data["tags"] = dict(self.tags)
         return data
 
@@ -172,7 +193,11 @@ def _build(raw: dict[str, Any], base: Path) -> TrainConfig:
         ):
             raise ConfigError("features: give a non-empty list of column names, or leave it out")
         features = tuple(features)
-    families = raw.get("families", list(DEFAULT_FAMILIES))
+    if "families" not in raw:
+        from shipyard.training.pipeline import installed_families
+
+        raw = {**raw, "families": list(installed_families())}
+    families = raw.get("families")
     if not isinstance(families, list) or not families:
         raise ConfigError(f"families: give a non-empty list drawn from {', '.join(FAMILIES)}")
     for i, family in enumerate(families):
@@ -204,20 +229,54 @@ def _build(raw: dict[str, Any], base: Path) -> TrainConfig:
     )
 
 
-def _data(value: Any, base: Path) -> Path | SqlSource:
+def _data(value: Any, base: Path) -> Path | SqlSource | PredictionsSource:
     if isinstance(value, str) and value:
         path = Path(value).expanduser()
         path = path if path.is_absolute() else base / path
         if path.suffix.lower() not in (".csv", ".parquet"):
             raise ConfigError(f"data: {value!r} must be a .csv or .parquet file, or {{sql:, url:}}")
         return path
+    if isinstance(value, dict) and "source" in value:
+        return _predictions(value)
     if isinstance(value, dict):
         only(value, "data", {"sql", "url"})
         sql, url = value.get("sql"), value.get("url")
         if not isinstance(sql, str) or not sql.strip() or not isinstance(url, str) or not url:
             raise ConfigError('data: a query needs both sql: "SELECT ..." and url: "sqlite:///..."')
         return SqlSource(sql, url)
-    raise ConfigError("data: give a .csv or .parquet path, or {sql: ..., url: ...}")
+    raise ConfigError(
+        "data: give a .csv or .parquet path, {sql: ..., url: ...}, or "
+        "{source: predictions, model: NAME, since: 7d}"
+    )
+
+
+def _predictions(value: dict[str, Any]) -> PredictionsSource:
+    from shipyard.monitoring.alerts.rules import parse_duration
+    from shipyard.registry.refs import check_name
+
+    only(value, "data", {"source", "model", "since", "version", "min_rows"})
+    if value["source"] != "predictions":
+        raise ConfigError(
+            f"data.source: {value['source']!r} is not a data source; use predictions (logged "
+            "predictions joined with their feedback labels)"
+        )
+    model = value.get("model")
+    if not isinstance(model, str) or not model:
+        raise ConfigError("data.model: name the model whose logged predictions to train on")
+    try:
+        check_name(model)
+    except ValueError as exc:
+        raise ConfigError(f"data.model: {exc}") from None
+    if "since" not in value:
+        raise ConfigError("data.since: say how far back to read, for example since: 7d")
+    since = parse_duration(value["since"], "data.since")
+    if since <= 0:
+        raise ConfigError(f"data.since: must be a positive duration, got {value['since']!r}")
+    version = positive(value, "version", "data", None, integer=True)
+    min_rows = positive(value, "min_rows", "data", 100, integer=True)
+    return PredictionsSource(
+        model, since, None if version is None else int(version), int(min_rows or 100)
+    )
 
 
 def _split(value: Any) -> SplitConfig:

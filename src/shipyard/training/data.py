@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInputError, MissingDependencyError
-from shipyard.training.config import SqlSource, TrainConfig
+from shipyard.training.config import PredictionsSource, SqlSource, TrainConfig
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TrainingData", "load_data", "read_source"]
+    from shipyard.settings import Settings
+
+__all__ = ["TrainingData", "load_data", "read_predictions", "read_source"]
 
 _MAX_CLASSES = 50
 
@@ -33,12 +35,21 @@ class TrainingData:
     the candidate, and a slice may be cut by a column the model does not use."""
 
 
-def read_source(source: Path | SqlSource) -> pd.DataFrame:
-    """The table behind ``data:``: a CSV or Parquet file, or the rows of a SQL query."""
+def read_source(
+    source: Path | SqlSource | PredictionsSource,
+    *,
+    target: str = "target",
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """The table behind ``data:``: a CSV or Parquet file, the rows of a SQL query, or logged
+    predictions with their feedback labels (as column ``target``; from the prediction log
+    ``settings`` names, default ``Settings.load()``)."""
     import pandas as pd
 
     if isinstance(source, SqlSource):
         return _read_sql(source)
+    if isinstance(source, PredictionsSource):
+        return read_predictions(source, target, settings)
     if not source.is_file():
         raise InvalidInputError(f"data: {source} does not exist; fix the path in the config")
     try:
@@ -72,12 +83,72 @@ def _read_sql(source: SqlSource) -> pd.DataFrame:
         engine.dispose()
 
 
-def load_data(config: TrainConfig, frame: pd.DataFrame | None = None) -> TrainingData:
+def read_predictions(
+    source: PredictionsSource, target: str, settings: Settings | None = None
+) -> pd.DataFrame:
+    """Logged inputs of ``source.model`` since ``source.since`` seconds ago, with the feedback
+    label of each row as column ``target``; rows without a label are left out. Read in bounded
+    chunks; fewer than ``source.min_rows`` labelled rows is an error naming both counts."""
+    import time
+
+    import pandas as pd
+
+    from shipyard.predlog.store import PredictionStore, default_url
+    from shipyard.predlog.window import iter_window
+
+    if settings is None:
+        from shipyard.settings import Settings
+
+        settings = Settings.load()
+    store = PredictionStore(settings.predlog_url or default_url(settings))
+    parts, logged = [], 0
+    try:
+        start = time.time() - source.since
+        for chunk in iter_window(store, source.model, version=source.version, start=start):
+            logged += len(chunk)
+            if chunk.actuals is None:
+                continue
+            labelled = pd.Series(chunk.actuals, dtype=object).notna().to_numpy()
+            if not labelled.any():
+                continue
+            rows = chunk.inputs[labelled].reset_index(drop=True)
+            if target in rows.columns:
+                raise InvalidInputError(
+                    f"target: {target!r} is also a logged input of {source.model!r}; name the "
+                    "label column something else"
+                )
+            rows[target] = pd.Series(chunk.actuals[labelled]).infer_objects()
+            parts.append(rows)
+    finally:
+        store.dispose()
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(frame) < source.min_rows:
+        scope = "" if source.version is None else f" version {source.version}"
+        raise InvalidInputError(
+            f"data: {len(frame)} of the {logged} predictions {source.model!r}{scope} logged in "
+            f"the last {_span(source.since)} have a feedback label; training needs at least "
+            f"{source.min_rows} (data.min_rows). Send more feedback (shipyard feedback) or "
+            "widen data.since"
+        )
+    return frame
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def load_data(
+    config: TrainConfig, frame: pd.DataFrame | None = None, settings: Settings | None = None
+) -> TrainingData:
     """The features and target the config asks for, with feature types inferred."""
     import pandas as pd
     from pandas.api import types as pdt
 
-    frame = read_source(config.data) if frame is None else frame
+    if frame is None:
+        frame = read_source(config.data, target=config.target, settings=settings)
     if frame.empty:
         raise InvalidInputError("data: the table has no rows; point data at the training set")
     columns = [str(c) for c in frame.columns]

@@ -12,6 +12,7 @@ __all__ = [
     "ChampionGate",
     "GatesConfig",
     "LatencyGate",
+    "LoadGate",
     "MemoryGate",
     "MetricGate",
     "SliceGate",
@@ -71,16 +72,34 @@ class MemoryGate:
 
 
 @dataclasses.dataclass(frozen=True)
+class LoadGate:
+    """A short load test against a local server serving the loaded version over HTTP on
+    loopback: at most ``requests`` requests of ``batch_rows`` rows, from ``concurrency``
+    clients, for at most ``seconds``. Requests per second and p99 are recorded; ``min_rps`` and
+    ``max_p99_ms`` are the pass bounds (neither: the figures are recorded, nothing judged)."""
+
+    min_rps: float | None = None
+    max_p99_ms: float | None = None
+    requests: int = 200
+    seconds: float = 10.0
+    concurrency: int = 4
+    batch_rows: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
 class GatesConfig:
     metrics: tuple[MetricGate, ...] = ()
     champion: ChampionGate | None = None
     slices: tuple[SliceGate, ...] = ()
     latency: LatencyGate | None = None
     memory: MemoryGate | None = None
+    load: LoadGate | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.metrics or self.champion or self.slices or self.latency or self.memory)
+        return not (
+            self.metrics or self.champion or self.slices or self.latency or self.memory or self.load
+        )
 
 
 def parse_gates(value: Any, task: str) -> GatesConfig:
@@ -137,4 +156,21 @@ def parse_gates(value: Any, task: str) -> GatesConfig:
             positive(item, "max_artifact_mb", "gates.memory", None),
             positive(item, "max_predict_mb", "gates.memory", None),
         )
-    return GatesConfig(tuple(metrics), champion, tuple(slices), latency, memory)
+    load = None
+    if value.get("load") is not None:
+        load = parse_load(value["load"])
+    return GatesConfig(tuple(metrics), champion, tuple(slices), latency, memory, load)
+
+
+def parse_load(value: Any) -> LoadGate:
+    """``gates.load`` (``{}`` or ``true`` take the defaults: figures recorded, nothing judged)."""
+    item = section({} if value is True else value, "gates.load", LoadGate)
+    where = "gates.load"
+    return LoadGate(
+        min_rps=positive(item, "min_rps", where, None),
+        max_p99_ms=positive(item, "max_p99_ms", where, None),
+        requests=int(positive(item, "requests", where, 200, integer=True) or 200),
+        seconds=float(positive(item, "seconds", where, 10.0) or 10.0),
+        concurrency=int(positive(item, "concurrency", where, 4, integer=True) or 4),
+        batch_rows=int(positive(item, "batch_rows", where, 1, integer=True) or 1),
+    )

@@ -4,9 +4,15 @@ The whole pipeline is one artifact. Linear models (logistic regression, or ridge
 encoding; tree families get ordinal codes (unknown and missing categories become -1, which
 HistGradientBoosting reads as missing). A family also declares its search space for AutoML.
 
-LightGBM and XGBoost use their scikit-learn APIs and are imported only when used. The registry's
-scikit-learn flavor (skops) does not trust their booster types, so a pipeline ending in one cannot
-be stored safely as one file yet; :func:`check_storable` says so before any time is spent.
+LightGBM and XGBoost use their scikit-learn APIs and are imported only when used. A pipeline
+ending in one is registered with the composite flavor (:mod:`shipyard.flavors.composite`): the
+preprocessing saved with skops and the booster in its native format, each verified on load, so no
+pickle is involved.
+
+HistGradientBoosting is served safely: its tree storage (``TreePredictor``) is one of the types
+the scikit-learn flavor trusts only together with ``flavors/_tree_check.py``, which bounds-checks
+every node, feature and categorical bitset after the skops load and before any prediction. So it
+stays in the default families.
 """
 
 from __future__ import annotations
@@ -15,14 +21,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shipyard.errors import UnsupportedModelError, require
+from shipyard.errors import require
 
 if TYPE_CHECKING:
     import optuna
 
     from shipyard.settings import Settings
 
-__all__ = ["FAMILY_SPECS", "Family", "build_pipeline", "check_storable", "default_params"]
+__all__ = [
+    "FAMILY_SPECS",
+    "Family",
+    "build_pipeline",
+    "check_storable",
+    "default_params",
+    "installed_families",
+]
 
 Params = dict[str, Any]
 
@@ -91,40 +104,23 @@ def default_params(family: str) -> Params:
 
 
 def check_storable(family: str, settings: Settings) -> None:
-    """Raise unless a pipeline of ``family`` survives the registry's save and safe load.
-
-    scikit-learn families always do. For LightGBM and XGBoost a two-tree pipeline is saved and
-    loaded with the operator's trusted types, so an operator who chose to trust the booster types
-    can use them; otherwise the error says why and what to do.
-    """
+    """Raise :class:`~shipyard.errors.MissingDependencyError` (naming the ``pip install``) when
+    ``family`` needs an extra that is not installed; every family is storable without pickle
+    (LightGBM and XGBoost pipelines through the composite flavor)."""
     spec = FAMILY_SPECS[family]
-    if spec.extra is None:
-        return
-    require(family, spec.extra)
-    import numpy as np
-    import pandas as pd
+    if spec.extra is not None:
+        require(family, spec.extra)
 
-    from shipyard.errors import UnsafeFormatError
-    from shipyard.flavors.base import LoadContext
-    from shipyard.flavors.sklearn import SklearnFlavor
 
-    X = pd.DataFrame({"x": np.arange(40, dtype=float)})
-    y = np.arange(40) % 2
-    pipe = build_pipeline(
-        family, "classification", {"n_estimators": 2}, numeric=["x"], categorical=[], seed=0
+def installed_families() -> tuple[str, ...]:
+    """The families whose library is importable, without importing it: the default search."""
+    import importlib.util
+
+    return tuple(
+        name
+        for name, spec in FAMILY_SPECS.items()
+        if spec.extra is None or importlib.util.find_spec(name) is not None
     )
-    flavor = SklearnFlavor()
-    try:
-        flavor.load(flavor.save(pipe.fit(X, y)), LoadContext(settings))
-    except (UnsafeFormatError, UnsupportedModelError) as exc:
-        raise UnsupportedModelError(
-            f"families: {family} cannot be registered safely yet. A scikit-learn pipeline ending "
-            f"in a {family} model is stored with skops, which does not trust the booster types "
-            f"({exc.__class__.__name__}). The composite format (skops preprocessing + the booster "
-            "in its native format) and the verified ONNX graph land with the ONNX work; until "
-            f"then leave {family} out of families (hist_gradient_boosting is the safe boosting "
-            "family)"
-        ) from exc
 
 
 # -- the families -----------------------------------------------------------------------------

@@ -5,8 +5,8 @@
 3. refit the best candidate on the training rows, score it on the holdout;
 4. register it with the training rows as reference data, the metrics, the parameters and the
    config; attach the search history;
-5. load it back from the registry (what would be served) and run the gates on the holdout; the
-   report is attached as ``gate_report`` and a failing version is set to ``rejected``.
+5. load it back from the registry (what would be served) and run the gates on the holdout (the
+   ``load`` gate through a local HTTP server); the report is attached as ``gate_report`` and a failing version is set to ``rejected``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def _train(
     started = time.monotonic()
     for family in cfg.families:
         check_storable(family, registry.settings)  # before any time is spent
-    data = load_data(cfg, frame)
+    data = load_data(cfg, frame, registry.settings)
     train_part, holdout = holdout_split(data, cfg.task, cfg.split.holdout, cfg.seed)
 
     found: SearchResult | None = None
@@ -235,7 +235,7 @@ def _run_gates(
             current = None
         if current is not None:
             champion, champion_ref = registry.load(current.ref), current.ref
-    return evaluate_gates(
+    report = evaluate_gates(
         cfg.gates,
         loaded,
         holdout.X,
@@ -245,3 +245,9 @@ def _run_gates(
         artifact_size=version.artifact_size,
         context=holdout.context,
     )
+    if cfg.gates.load is None:
+        return report
+    from shipyard.training.load_gate import run_load_gate
+
+    load = run_load_gate(cfg.gates.load, registry, version, holdout.X)
+    return GateReport((*report.results, load), report.holdout_rows)

@@ -21,6 +21,7 @@ __all__ = ["OTHER", "Support", "count_levels", "missing_mask", "shared_bins", "s
 
 OTHER = "other"
 _GUESS_ROWS = 10_000
+_FEW_LEVELS = 32  # up to this many guessed levels, text is counted by packed compares
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,16 @@ def count_levels(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], Counts]:
     """Sorted distinct values of a sample without missing values, and how often each occurs.
 
     Text is coded against the distinct values of a strided sample with a binary search (much
-    faster than sorting every string); only rows the guess does not cover are sorted.
+    faster than sorting every string); only rows the guess does not cover are sorted. Short
+    Latin-1 text with few levels is counted faster still, by comparing packed integers.
     """
     if values.dtype.kind not in "USO" or values.size <= _GUESS_ROWS:
         return _unique(values)
     guess = np.unique(values[:: values.size // _GUESS_ROWS])
+    if guess.size <= _FEW_LEVELS and (words := _text_words(values)) is not None:
+        counts = _count_equal(words, _text_words(guess))
+        if counts is not None:
+            return guess, counts
     pos = np.minimum(np.searchsorted(guess, values), guess.size - 1)
     hit = guess[pos] == values
     counts = np.bincount(pos[hit], minlength=guess.size).astype(np.int64)
@@ -62,6 +68,35 @@ def count_levels(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], Counts]:
     levels = np.concatenate((guess.astype(object), rest.astype(object)))
     order = np.argsort(levels.astype(str), kind="stable")
     return levels[order], np.concatenate((counts, rest_counts))[order]
+
+
+def _text_words(values: npt.NDArray[Any]) -> npt.NDArray[np.uint64] | None:
+    """Fixed-width text of Latin-1 characters packed 8 to a 64-bit word, one row per value.
+
+    Two such values are equal exactly when their rows are (numpy pads text with NULs, as the
+    packing does), so a level is counted with a few integer compares instead of text compares.
+    ``None`` for other text, which takes the general path.
+    """
+    width = values.dtype.itemsize // 4
+    if values.dtype.kind != "U" or not 0 < width <= 32:
+        return None
+    codes = np.ascontiguousarray(values).view(np.uint32).reshape(values.size, width)
+    if codes.size and codes.max() > 255:
+        return None
+    packed = np.zeros((values.size, -(-width // 8) * 8), dtype=np.uint8)
+    packed[:, :width] = codes
+    return packed.view(np.uint64)
+
+
+def _count_equal(words: npt.NDArray[np.uint64], levels: Any) -> Counts | None:
+    """How many rows of ``words`` equal each row of ``levels``; ``None`` if some match none."""
+    counts = np.zeros(levels.shape[0], dtype=np.int64)
+    for i, level in enumerate(levels):
+        match = words[:, 0] == level[0]
+        for column in range(1, words.shape[1]):
+            match &= words[:, column] == level[column]
+        counts[i] = np.count_nonzero(match)
+    return counts if int(counts.sum()) == words.shape[0] else None
 
 
 def _unique(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], Counts]:

@@ -189,6 +189,32 @@ def v1_model_paths(b: Builder, model: ServedModel, base: str, versioned: bool) -
         parameters=[*parameters, _REQUEST_ID_PARAMETER],
         body={"required": True, "content": {"application/json": {"schema": schema, **media}}},
     )
+    b.add(
+        f"{base}:explain",
+        "POST",
+        f"KServe V1 explanation on {which}: predictions with per-feature SHAP attributions",
+        "KServe V1",
+        {
+            "200": json_content(
+                _EXPLANATIONS,
+                "The predictions and, per row, the base value, the model's raw output and one "
+                "attribution per original feature (they sum to the output with the base value).",
+            )
+        },
+        errors=[400, *not_found, 409, 413, 422, 503],
+        parameters=[*parameters, _REQUEST_ID_PARAMETER],
+        body={"required": True, "content": {"application/json": {"schema": schema, **media}}},
+    )
+
+
+_EXPLANATIONS: dict[str, Any] = {
+    "type": "object",
+    "required": ["predictions", "explanations"],
+    "properties": {
+        "predictions": {"type": "array"},
+        "explanations": {"type": "array", "items": {"type": "object"}},
+    },
+}
 
 
 def mlflow_paths(b: Builder, models: Sequence[ServedModel]) -> None:

@@ -1,0 +1,289 @@
+"""The console in a real headless Chromium (Debian's package, driven by Playwright).
+
+The browser is found on PATH, else installed by ``scripts/browser.sh``; without one (or without
+Playwright) these tests skip and say why. Screenshots of every page go to
+``tests/console/_screenshots/`` (git-ignored by the ``.gitignore`` the tests write there).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _console_data import Keys, make_keys, populate
+from _live import live_server
+
+from shipyard.console import console_app
+from shipyard.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(__file__).resolve().parent / "_screenshots"
+BUDGET = 150 * 1024
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+_LOAD = {"document", "stylesheet", "script", "image", "font", "fetch"}
+PAGES = {
+    "models": "/ui/models",
+    "model": "/ui/models/churn",
+    "version": "/ui/models/churn/versions/2",
+    "audit": "/ui/audit",
+}
+
+
+def _chromium() -> str:
+    found = os.environ.get("SHIPYARD_CHROMIUM") or shutil.which("chromium")
+    if found:
+        return found
+    script = ROOT / "scripts" / "browser.sh"
+    try:
+        done = subprocess.run(
+            [str(script)], capture_output=True, text=True, timeout=900, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"no chromium, and scripts/browser.sh could not run: {exc}")
+    if done.returncode != 0 or not done.stdout.strip():
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"no chromium, and scripts/browser.sh could not install it: {reason}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is not installed (pip install playwright)"
+    )
+    executable = _chromium()
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Keys, Any]]:
+    from shipyard.registry.client import Registry
+
+    registry = Registry(Settings(home=tmp_path_factory.mktemp("ui") / "home", actor="tester"))
+    populate(registry)
+    keys = make_keys(registry)
+    with live_server(console_app(registry, auth_required=False, auth_ttl=0.0)) as base:
+        yield base, keys, registry
+    registry.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    (SHOTS / ".gitignore").write_text("*\n")
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def watch(page: Any) -> Any:
+    """Collect the page's script errors (uncaught exceptions and console errors)."""
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+
+    def on_console(message: Any) -> None:
+        # A refused login is a 401 on purpose; statuses are checked where they matter.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            page.errors.append(message.text)
+
+    page.on("console", on_console)
+    return page
+
+
+def done(page: Any) -> None:
+    """Close the page's browser context, after checking its scripts raised nothing."""
+    errors = list(page.errors)
+    page.context.close()
+    assert errors == []
+
+
+def login(browser: Any, base: str, token: str, **options: Any) -> Any:
+    context = browser.new_context(base_url=base, **options)
+    page = watch(context.new_page())
+    page.goto("/ui/models")
+    assert "/ui/login" in page.url  # sent to log in first
+    page.get_by_label("API key").fill(token)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/ui/models")
+    return page
+
+
+def test_login_then_every_page_renders_real_data(browser: Any, site: Any) -> None:
+    base, keys, _ = site
+    context = browser.new_context(base_url=base)
+    page = watch(context.new_page())
+    page.goto("/ui/login")
+    page.get_by_label("API key").fill("shp_000000000000_wrong")
+    page.get_by_role("button", name="Log in").click()
+    assert "not valid" in page.get_by_role("alert").inner_text()
+    shot(page, "login")
+    done(page)
+
+    page = login(browser, base, keys.write)
+    assert page.get_by_role("row", name="churn").count() == 1
+    assert page.locator("table.grid tbody tr").count() == 2
+    shot(page, "models")
+
+    page.get_by_role("link", name="churn").click()
+    page.wait_for_url("**/ui/models/churn")
+    assert page.get_by_role("heading", level=1).inner_text() == "churn"
+    assert page.locator("#versions tbody tr").count() == 3
+    assert page.locator("svg.chart circle").count() == 3
+    shot(page, "model")
+
+    page.get_by_role("link", name="v2", exact=True).first.click()
+    page.wait_for_url("**/versions/2")
+    assert page.locator("#signature tbody tr").count() >= 5
+    assert page.locator("#profile svg.hist").count() >= 5
+    assert "Converted to ONNX" in page.locator("#onnx-title + p").inner_text()
+    shot(page, "version")
+    page.goto("/ui/models/churn/versions/3")
+    assert "FAIL" in page.locator("#gates").inner_text()
+    shot(page, "version-rejected")
+
+    page.get_by_role("link", name="Audit").click()
+    page.wait_for_url("**/ui/audit")
+    assert page.locator("#audit tbody tr").count() >= 13
+    shot(page, "audit")
+    done(page)
+
+
+def test_the_pages_work_from_the_keyboard_in_the_dark(browser: Any, site: Any) -> None:
+    base, keys, _ = site
+    page = login(browser, base, keys.read, color_scheme="dark")
+    page.goto("/ui/models/churn")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(18, 21, 26)"  # the dark palette applies
+    # The metric picker is reachable and swaps the chart in place.
+    page.get_by_label("Metric", exact=True).select_option("auc")
+    page.wait_for_selector('svg.chart[aria-label="auc across 3 versions"]')
+    assert page.url.endswith("?metric=auc")
+    shot(page, "model-dark")
+    done(page)
+
+
+def test_an_inline_alias_edit_shows_in_the_alias_history(browser: Any, site: Any) -> None:
+    base, keys, registry = site
+    page = login(browser, base, keys.write)
+    page.goto("/ui/models/churn")
+    history = page.locator("#alias-history tbody tr")
+    before = history.count()
+    page.get_by_label("Alias to point at v1").fill("canary")
+    page.get_by_label("Alias to point at v1").press("Enter")
+    page.wait_for_function(
+        f"document.querySelectorAll('#alias-history tbody tr').length > {before}"
+    )
+    first = history.first.inner_text()
+    assert "canary" in first and "operator-ann" in first and "v1" in first
+    assert page.locator("#v1 .chip", has_text="canary").count() == 1
+    assert registry.get_model("churn").aliases["canary"] == 1
+    shot(page, "model-after-edit")
+
+    # Removing it is one keyboard-reachable button, and audited too.
+    page.get_by_role("button", name="Remove alias canary from v1").click()
+    page.wait_for_function(
+        f"document.querySelectorAll('#alias-history tbody tr').length > {before + 1}"
+    )
+    assert "canary" not in registry.get_model("churn").aliases
+    assert registry.alias_history("churn", "canary")[-1].actor == "operator-ann"
+
+    # A refused change (the rejected v3 as champion) shows the reason and changes nothing.
+    page.get_by_label("Alias to point at v3").fill("champion")
+    page.get_by_label("Alias to point at v3").press("Enter")
+    page.wait_for_selector("#action-error")
+    assert "was rejected" in page.locator("#action-error").inner_text()
+    assert registry.get_model("churn").aliases["champion"] == 2
+    done(page)
+
+
+def test_a_read_key_cannot_act(browser: Any, site: Any) -> None:
+    base, keys, registry = site
+    page = login(browser, base, keys.read)
+    page.goto("/ui/models/churn")
+    assert page.get_by_role("button", name="Set").count() == 0
+    assert page.locator("form[action$='/aliases']").count() == 0
+    assert page.get_by_role("button", name="Log out").count() == 1
+    token = page.locator("input[name=csrf]").first.input_value()
+    refused = page.request.post(
+        f"{base}/ui/models/churn/aliases",
+        form={"csrf": token, "alias": "champion", "version": "1"},
+        max_redirects=0,
+    )
+    assert refused.status == 403
+    assert "write" in refused.text()
+    assert registry.get_model("churn").aliases["champion"] == 2
+    done(page)
+
+
+def test_verify_the_audit_chain_from_the_page(browser: Any, site: Any) -> None:
+    base, keys, _ = site
+    page = login(browser, base, keys.read)
+    page.goto("/ui/audit")
+    page.get_by_role("button", name="Verify chain").click()
+    status = page.get_by_role("status")
+    status.locator("p").wait_for()
+    assert "audit chain intact" in status.inner_text()
+    shot(page, "audit-verified")
+    done(page)
+
+
+def test_the_audit_page_is_live(browser: Any, site: Any) -> None:
+    base, keys, registry = site
+    page = login(browser, base, keys.read)
+    page.goto("/ui/audit")
+    rows = page.locator("#audit tbody tr")
+    before = rows.count()
+    page.wait_for_timeout(300)  # let the event stream connect
+    registry.set_tag("house/1", "seen-live", "yes")  # a change made elsewhere (the CLI, say)
+    page.wait_for_function(
+        f"document.querySelectorAll('#audit tbody tr').length > {before}", timeout=20_000
+    )
+    assert "seen-live" in rows.first.inner_text()
+    done(page)
+
+
+def test_the_model_page_follows_changes_made_elsewhere(browser: Any, site: Any) -> None:
+    base, keys, registry = site
+    page = login(browser, base, keys.read)
+    page.goto("/ui/models/house")
+    page.wait_for_timeout(300)  # let the event stream connect
+    registry.set_alias("house", "shadow", 2)  # moved by someone else: the CLI, a rollout
+    page.wait_for_selector("#v2 .chip:has-text('shadow')", timeout=20_000)
+    assert "shadow" in page.locator("#alias-history tbody tr").first.inner_text()
+    done(page)
+
+
+def test_first_load_of_every_page_is_under_the_budget(browser: Any, site: Any) -> None:
+    base, keys, _ = site
+    page = login(browser, base, keys.read)
+    sizes: dict[str, int] = {}
+    for name, path in PAGES.items():
+        fresh = page.context.new_page()
+        fresh.route("**/*", lambda route: route.continue_())  # routing disables the cache
+        loaded: list[Any] = []
+        fresh.on("response", lambda response, seen=loaded: seen.append(response))
+        fresh.goto(path, wait_until="load")
+        total = 0
+        # What the page needs to show: the document and its assets (the live event stream,
+        # which never ends, is not part of a load).
+        counted = [r for r in loaded if r.request.resource_type in _LOAD and r.ok]
+        for response in counted:
+            assert response.url.startswith(base)  # nothing from elsewhere: works offline
+            total += len(gzip.compress(response.body()))
+        kinds = sorted(r.request.resource_type for r in counted)
+        assert kinds == ["document", "script", "stylesheet"]
+        sizes[name] = total
+        fresh.close()
+    assert all(size <= BUDGET for size in sizes.values()), sizes
+    print("compressed first load (bytes):", sizes)
+    done(page)
