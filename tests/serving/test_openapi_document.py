@@ -60,14 +60,56 @@ def test_the_document_is_valid_openapi_and_covers_every_route(registry_with_mode
                 ):
                     path = base + "".join(p if p.startswith(":") else f"/{p}" for p in rest)
                     expected |= {(path, m) for m in methods}
+    expected |= {(f"/api/v1/models/{name}/explain", "POST") for name in app.hosts}
+    expected |= {(path, m) for path, m in _api_routes() if "{action}" not in path}
     expected |= {
-        ("/api/v1/models", "GET"),
-        ("/api/v1/models/{name}", "GET"),
-        ("/api/v1/models/{name}/versions", "GET"),
-        ("/api/v1/models/{name}/aliases/{alias}", "PUT"),
+        (path.replace("{action}", action), m)
+        for path, m in _api_routes()
+        if "{action}" in path
+        for action in ("promote", "rollback", "pause", "resume")
     }
     assert expected - documented == set()
     assert documented - expected == set()
+
+
+def _api_routes() -> set[tuple[str, str]]:
+    """The ``/api/v1`` routes as the management API's own 404 message lists them, each with
+    the methods its 405 answer allows: read from the server, not restated here."""
+    from shipyard.serving.management import ApiError, Management
+
+    management = Management.__new__(Management)  # handle() routes before it touches a store
+
+    async def empty() -> bytes:
+        return b""
+
+    async def allowed(path: str) -> set[str]:
+        try:
+            await management.handle("TRACE", path, empty, None)
+        except ApiError as exc:
+            assert exc.status == 405, (path, str(exc))
+            return set(dict(exc.headers)[b"allow"].decode().split(", "))
+        raise AssertionError(f"TRACE {path} was answered")
+
+    async def listed() -> set[tuple[str, str]]:
+        try:
+            await management.handle("GET", "/api/v1/no-such-route", empty, None)
+        except ApiError as exc:
+            message = str(exc)
+        else:
+            raise AssertionError("an unknown /api/v1 route was answered")
+        listing = message.partition(";")[2]  # after "no route PATH;"
+        paths = set(re.findall(r"/api/v1[a-z/{}|]*", listing))
+        paths = {p.replace("{promote|rollback|pause|resume}", "{action}") for p in paths}
+        routes = set()
+        for path in paths:
+            probe = path.replace("{name}", "churn").replace("{alias}", "champion")
+            probe = probe.replace("{action}", "promote")
+            routes |= {(path, m) for m in await allowed(probe)}
+        return routes
+
+    routes = asyncio.run(listed())
+    assert ("/api/v1/feedback", "POST") in routes
+    return routes
 
 
 def test_security_error_shapes_and_open_health_routes(registry_with_models: Any) -> None:
@@ -118,17 +160,25 @@ def test_every_example_validates_and_the_server_accepts_it(registry_with_models:
             for media_type, media in content.items():
                 values = [e["value"] for e in media.get("examples", {}).values()]
                 values += [media["example"]] if "example" in media else []
+                success = min(int(s) for s in operation["responses"] if s.startswith("2"))
                 for value in values:
                     if media_type == "application/json":
                         schema = {**media["schema"], "components": document["components"]}
                         jsonschema.Draft202012Validator(schema).validate(value)
-                    examples.append((method, path, media_type, value))
-    assert len(examples) >= 7
+                    examples.append((method, path, media_type, value, success))
+    assert len(examples) >= 12
+    assert {p for _, p, *_ in examples} >= {
+        "/api/v1/endpoints",
+        "/api/v1/endpoints/{name}/rollout",
+        "/api/v1/feedback",
+        "/api/v1/models/churn/explain",
+        "/api/v1/models/numeric/explain",
+    }
 
     async def main() -> None:
         async with lifespan(app), client(app) as http:
             await wait_ready(http)
-            for method, path, media_type, value in examples:
+            for method, path, media_type, value, success in examples:
                 if "{" in path:
                     path = path.replace("{name}", "churn").replace("{alias}", "champion")
                 kwargs: dict[str, Any] = (
@@ -137,7 +187,7 @@ def test_every_example_validates_and_the_server_accepts_it(registry_with_models:
                     else {"content": value, "headers": {"content-type": media_type}}
                 )
                 response = await http.request(method.upper(), path, **kwargs)
-                assert response.status_code == 200, (path, media_type, response.text)
+                assert response.status_code == success, (path, media_type, response.text)
 
     asyncio.run(main())
 
@@ -214,7 +264,13 @@ def test_a_model_not_loaded_yet_gets_the_generic_shapes(registry_with_models: An
         "$ref": "#/components/schemas/inference_request"
     }
     assert "security" not in document
-    assert not any(p.startswith("/api/v1") for p in document["paths"])
+    # Without the management API only the explanations (answered by the model routes) remain.
+    assert [p for p in document["paths"] if p.startswith("/api/v1")] == [
+        "/api/v1/models/churn/explain"
+    ]
+    explain = document["paths"]["/api/v1/models/churn/explain"]["post"]["requestBody"]
+    generic = explain["content"]["application/json"]["schema"]["oneOf"][0]
+    assert generic["properties"]["dataframe_records"]["items"]["type"] == "object"
 
 
 def test_out_of_range_versions_are_404_not_500(registry_with_models: Any) -> None:
@@ -227,3 +283,31 @@ def test_out_of_range_versions_are_404_not_500(registry_with_models: Any) -> Non
     ]
     for response in _fetch(registry_with_models, *paths):
         assert response.status_code == 404, response.text
+
+
+def test_explain_row_limit_is_the_servers(registry_with_models: Any) -> None:
+    """The documented ``maxItems`` of an explanation request is the number of rows the server
+    explains: that many are answered, one more is a 400 naming the limit."""
+    document = _document(registry_with_models)
+    operation = document["paths"]["/api/v1/models/churn/explain"]["post"]
+    arms = operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    limits = {arm["properties"][key]["maxItems"] for arm in arms for key in arm["properties"]}
+    (limit,) = limits
+    row = operation["requestBody"]["content"]["application/json"]["examples"]["records"]
+    record = row["value"]["dataframe_records"][0]
+    app = build_app(registry_with_models, ["churn@champion"])
+
+    async def main() -> list[Any]:
+        async with lifespan(app), client(app) as http:
+            await wait_ready(http)
+            path = "/api/v1/models/churn/explain"
+            return [
+                await http.post(path, json={"instances": [record] * rows})
+                for rows in (limit, limit + 1)
+            ]
+
+    at_limit, over = asyncio.run(main())
+    assert at_limit.status_code == 200, at_limit.text
+    assert len(at_limit.json()["explanations"]) == limit
+    assert over.status_code == 400
+    assert str(limit) in over.json()["error"]

@@ -42,6 +42,11 @@ def test_inference_service_validates_against_the_crd(
     assert server["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
     (config,) = load_documents(out / "configmap.yaml")
     validate_kubernetes(config)
+    assert config["data"]["SHIPYARD_PREDLOG_MODE"] == "durable"
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in server["env"]}
+    assert env["SHIPYARD_PREDLOG_URL"]["key"] == "predlog-url"
+    assert env["SHIPYARD_PREDLOG_URL"]["name"] == env["SHIPYARD_DATABASE_URL"]["name"]
+    assert "--from-literal=predlog-url=" in (out / "README.md").read_text()
 
 
 def test_the_crd_check_rejects_unknown_fields(

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from _deploy_helpers import load_documents, validate_kubernetes
 
-from shipyard.targets.kubernetes import DRAIN_SECONDS
+from shipyard.targets.kubernetes import DRAIN_SECONDS, manifests, secret_instructions
+from shipyard.targets.options import DeployOptions
 
 EXPORT = ("export", "kubernetes", "churn", "--image", "registry.example.com/ml/churn:1.0")
 
@@ -72,9 +73,18 @@ def test_plain_manifests_validate(deploy_registry: Any, shipyard_cli: Any, tmp_p
     volumes = {v["name"]: v for v in pod["volumes"]}
     config = kinds["ConfigMap"]["data"]
     assert "emptyDir" in volumes[mounts[config["SHIPYARD_HOME"]]]
-    (database,) = [e for e in server["env"] if e["name"] == "SHIPYARD_DATABASE_URL"]
-    assert database["valueFrom"]["secretKeyRef"]["key"] == "database-url"
-    assert not any("DATABASE_URL" in key for key in config)
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in server["env"]}
+    assert env["SHIPYARD_DATABASE_URL"]["key"] == "database-url"
+    # The prediction log's URL comes from the same Secret and is required: without it each pod
+    # would log into its own emptyDir.
+    predlog = env["SHIPYARD_PREDLOG_URL"]
+    assert predlog == {"name": env["SHIPYARD_DATABASE_URL"]["name"], "key": "predlog-url",
+                       "optional": False}  # fmt: skip
+    assert not any("DATABASE_URL" in key or "PREDLOG_URL" in key for key in config)
+    assert config["SHIPYARD_PREDLOG_MODE"] == "durable"
+    assert {e["configMapRef"]["name"] for e in server["envFrom"] if "configMapRef" in e} == {
+        kinds["ConfigMap"]["metadata"]["name"]
+    }
 
     hpa = kinds["HorizontalPodAutoscaler"]["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
@@ -84,7 +94,32 @@ def test_plain_manifests_validate(deploy_registry: Any, shipyard_cli: Any, tmp_p
     selector = kinds["Service"]["spec"]["selector"]
     assert selector.items() <= pod_labels(kinds["Deployment"]).items()
     assert kinds["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == selector
-    assert "kubectl create secret" in (out / "README.md").read_text()
+    readme = (out / "README.md").read_text()
+    assert "kubectl create secret" in readme
+    assert f"{predlog['name']} --namespace ml" in readme
+    assert "--from-literal=predlog-url=" in readme and "--from-literal=database-url=" in readme
+
+
+@pytest.mark.parametrize("mode", ["buffered", "off"])
+def test_predlog_mode_reaches_the_config_map(mode: str) -> None:
+    options = DeployOptions(image="churn:1", predlog_mode=mode)
+    files = manifests("churn@champion", "churn", options, {"SHIPYARD_ALLOW_PICKLE": "false"})
+    for document in files.values():
+        validate_kubernetes(document)
+    assert files["configmap.yaml"]["data"]["SHIPYARD_PREDLOG_MODE"] == mode
+    (server,) = files["deployment.yaml"]["spec"]["template"]["spec"]["containers"]
+    names = {e["name"] for e in server["env"]}
+    # Off logs nothing, so the Secret needs no predlog-url key.
+    assert ("SHIPYARD_PREDLOG_URL" in names) == (mode != "off")
+    assert "SHIPYARD_DATABASE_URL" in names
+
+
+def test_secret_instructions_explain_the_predlog_key() -> None:
+    text = secret_instructions("churn.v2", None)
+    assert "kubectl create secret generic shipyard-churn-v2-secrets \\\n" in text
+    assert "--from-literal=predlog-url=" in text
+    assert "emptyDir" in text  # why the key is required
+    assert "SHIPYARD_PREDLOG_MODE" in text
 
 
 def pod_labels(deployment: dict[str, Any]) -> dict[str, str]:

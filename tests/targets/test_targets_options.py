@@ -14,6 +14,7 @@ from shipyard.targets.options import (
     parse_cpu,
     parse_image,
     parse_memory,
+    parse_predlog_mode,
     parse_replicas,
 )
 
@@ -25,6 +26,11 @@ def test_parsing() -> None:
     assert [parse_memory(v) for v in ("1Gi", "512Mi", "2G")] == ["1Gi", "512Mi", "2G"]
     assert parse_image("ghcr.io/team/churn:1.0") == "ghcr.io/team/churn:1.0"
     assert k8s_name("churn_v2.1") == "shipyard-churn-v2-1"
+    assert [parse_predlog_mode(v) for v in ("durable", "Buffered", " off")] == [
+        "durable",
+        "buffered",
+        "off",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -38,6 +44,7 @@ def test_parsing() -> None:
         (parse_memory, "lots"),
         (parse_memory, "1GB"),
         (parse_image, "Not An Image"),
+        (parse_predlog_mode, "fast"),
     ],
 )
 def test_bad_values_are_rejected(parse: Any, value: str) -> None:

@@ -1,6 +1,7 @@
 """The closed loop end to end through the real server, without a person: traffic and feedback
 over HTTP, the monitor's drift rule fires, one loop pass retrains on the logged predictions,
-validates and registers the candidate and starts its canary, and the server routes to it."""
+validates and registers the candidate and starts its canary, and the server routes to it.
+The chain on to promotion (``shipyard pipeline demo``) is in ``test_train_loop_demo.py``."""
 
 from __future__ import annotations
 

@@ -58,6 +58,14 @@ ArtifactsUrl = Annotated[
         show_default=False,
     ),
 ]
+PredlogMode = Annotated[
+    str,
+    typer.Option(
+        "--predlog-mode",
+        help="durable: answer once the prediction is logged; buffered: faster, a killed pod "
+        "loses up to 1 s of records; off: no log.",
+    ),
+]
 
 
 def _options(
@@ -70,6 +78,7 @@ def _options(
     metrics_open: bool,
     in_flight_target: float | None = None,
     artifacts_url: str = "",
+    predlog_mode: str = "durable",
 ) -> DeployOptions:
     from shipyard.errors import InvalidInputError
     from shipyard.targets import options as o
@@ -88,6 +97,7 @@ def _options(
         in_flight_target=in_flight_target,
         metrics_open=metrics_open,
         artifacts_url=artifacts_url,
+        predlog_mode=o.parse_predlog_mode(predlog_mode),
     )
 
 
@@ -133,6 +143,7 @@ def kubernetes(
     ] = None,
     metrics_open: MetricsOpen = False,
     artifacts_url: ArtifactsUrl = "",
+    predlog_mode: PredlogMode = "durable",
 ) -> None:
     """Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget and ConfigMap for an
     endpoint on the shared store; the database URL comes from a Secret you create."""
@@ -149,6 +160,7 @@ def kubernetes(
         metrics_open,
         in_flight_target,
         artifacts_url,
+        predlog_mode,
     )
     served, settings, options = _endpoint(endpoint, options)
     files: dict[str, str | Mapping[str, Any]]
@@ -183,6 +195,7 @@ def kserve(
     startup_seconds: StartupSeconds = 300,
     metrics_open: MetricsOpen = False,
     artifacts_url: ArtifactsUrl = "",
+    predlog_mode: PredlogMode = "durable",
 ) -> None:
     """A KServe InferenceService with the image as a custom predictor (plus its ConfigMap)."""
     from shipyard.targets import kubernetes as k8s
@@ -198,6 +211,7 @@ def kserve(
         startup_seconds,
         metrics_open,
         artifacts_url=artifacts_url,
+        predlog_mode=predlog_mode,
     )
     served, settings, options = _endpoint(endpoint, options)
     names = k8s.names_for(served.endpoint)

@@ -1,4 +1,5 @@
-"""``shipyard pipeline``: Run the closed retraining loop."""
+"""``shipyard pipeline``: Run the closed retraining loop (``run``), or watch it end to end on a
+demo model (``demo``)."""
 
 from __future__ import annotations
 
@@ -44,4 +45,46 @@ def run(
         for reason in result.reasons:
             typer.echo(f"  reason   {reason}")
     if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Where the demo's registry lives (default: a fresh temporary directory).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds the canary may take to be decided.")
+    ] = 60.0,
+    json: JsonOption = False,
+) -> None:
+    """Watch the closed loop end to end, without a person: a served churn champion sees drifted
+    traffic and its labels, the monitor's drift alert fires, the loop retrains on the logged
+    predictions, the candidate passes its gates, and its canary is promoted by the server.
+
+    Runs on its own embedded store in --home; exits 1 when the candidate was not promoted.
+    """
+    import tempfile
+
+    from shipyard.settings import Settings
+    from shipyard.training.demo import run_loop_demo
+
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="shipyard-pipeline-demo-"))
+
+    def echo(line: str) -> None:  # with --json, stdout holds the JSON alone
+        typer.echo(line, err=json)
+
+    echo(f"the demo's registry: {home}")
+    result = run_loop_demo(Settings(home=home, actor="pipeline-demo"), echo, timeout=timeout)
+    if json:
+        print_json(result.to_dict())
+    else:
+        typer.echo(f"done in {result.seconds:.1f} s")
+    if not result.promoted:
         raise typer.Exit(1)

@@ -2,7 +2,9 @@
 
 shipyard speaks KServe's own protocols (Open Inference Protocol V2 and V1), so KServe routes to
 it as to any of its runtimes. The container must be named ``kserve-container``; KServe's
-default (Knative) mode allows one port, named ``http1`` for HTTP/1.1.
+default (Knative) mode allows one port, named ``http1`` for HTTP/1.1. The environment is the
+Deployment's: the registry and prediction-log URLs from the endpoint's Secret, the rest (with
+``SHIPYARD_PREDLOG_MODE``) from its ConfigMap.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def inference_service(ref: str, endpoint: str, options: DeployOptions) -> dict[s
             {"configMapRef": {"name": names.config}},
             {"secretRef": {"name": names.artifact_credentials, "optional": True}},
         ],
-        "env": environment(names),
+        "env": environment(names, options),
         **checks,
         "resources": resources(options),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SECONDS)]}}},

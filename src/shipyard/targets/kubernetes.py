@@ -5,7 +5,13 @@ Timing follows the server: SIGTERM drains in-flight requests for up to ``DRAIN_S
 requests before the server stops accepting them; the grace period covers both plus a margin.
 
 The Secret is referenced, never written: its values (the database URL holds a password) are
-created by the team, e.g. ``kubectl create secret generic NAME --from-literal=...``.
+created by the team, e.g. ``kubectl create secret generic NAME --from-literal=...``. It holds two
+required keys: ``database-url`` (the registry) and ``predlog-url`` (the prediction log). The
+second is required, not optional, because a server without ``SHIPYARD_PREDLOG_URL`` writes
+``predictions.db`` into ``SHIPYARD_HOME``, an ``emptyDir``: each replica would keep its own log,
+lost when the pod goes, and monitoring and feedback would see none of it. A pod whose Secret
+lacks the key does not start (``CreateContainerConfigError`` naming the key), which is the
+clear failure we want.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from shipyard.targets import container
 from shipyard.targets.options import DeployOptions, k8s_name
 
 __all__ = [
+    "DATABASE_KEY",
     "DRAIN_SECONDS",
     "GRACE_SECONDS",
+    "PREDLOG_KEY",
     "PRESTOP_SECONDS",
     "Names",
     "manifests",
@@ -33,6 +41,8 @@ GRACE_SECONDS = PRESTOP_SECONDS + DRAIN_SECONDS + 10
 CPU_TARGET_PERCENT = 70
 IN_FLIGHT_METRIC = "shipyard_requests_in_flight"
 PLACEHOLDER_ARTIFACTS = "s3://CHANGE-ME/shipyard/artifacts"
+DATABASE_KEY = "database-url"
+PREDLOG_KEY = "predlog-url"
 
 
 class Names:
@@ -106,14 +116,19 @@ def resources(options: DeployOptions) -> dict[str, Any]:
     return {"requests": dict(amount), "limits": dict(amount)}
 
 
-def environment(names: Names) -> list[dict[str, Any]]:
-    """Settings from the ConfigMap; the database URL from the Secret."""
-    return [
-        {
-            "name": "SHIPYARD_DATABASE_URL",
-            "valueFrom": {"secretKeyRef": {"name": names.secret, "key": "database-url"}},
-        },
-    ]
+def environment(names: Names, options: DeployOptions) -> list[dict[str, Any]]:
+    """Settings come from the ConfigMap; the two database URLs (they hold passwords) from the
+    Secret, both required (see the module docstring for why the prediction log's is). With
+    ``--predlog-mode off`` nothing is logged, so no prediction-log URL is asked for."""
+
+    def secret(variable: str, key: str) -> dict[str, Any]:
+        ref = {"name": names.secret, "key": key, "optional": False}
+        return {"name": variable, "valueFrom": {"secretKeyRef": ref}}
+
+    variables = [secret("SHIPYARD_DATABASE_URL", DATABASE_KEY)]
+    if options.predlog_mode != "off":
+        variables.append(secret("SHIPYARD_PREDLOG_URL", PREDLOG_KEY))
+    return variables
 
 
 def deployment(ref: str, names: Names, options: DeployOptions) -> Manifest:
@@ -128,7 +143,7 @@ def deployment(ref: str, names: Names, options: DeployOptions) -> Manifest:
             # Artifact-store credentials (AWS_*, GOOGLE_*, ...), when the store needs them.
             {"secretRef": {"name": names.artifact_credentials, "optional": True}},
         ],
-        "env": environment(names),
+        "env": environment(names, options),
         **probes(options.startup_seconds),
         "resources": resources(options),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SECONDS)]}}},
@@ -263,6 +278,7 @@ def config_map(names: Names, options: DeployOptions, settings: dict[str, str]) -
     data = {
         "SHIPYARD_HOME": container.SHARED_HOME,
         "SHIPYARD_ARTIFACTS_URL": options.artifacts_url or PLACEHOLDER_ARTIFACTS,
+        "SHIPYARD_PREDLOG_MODE": options.predlog_mode,
         **settings,
     }
     return {
@@ -313,11 +329,25 @@ The manifests reference two Secrets and write neither (their values are credenti
 
 ```bash
 kubectl create secret generic {names.secret}{ns} \\
-  --from-literal=database-url='postgresql+psycopg://USER:PASSWORD@HOST:5432/shipyard'
+  --from-literal={DATABASE_KEY}='postgresql+psycopg://USER:PASSWORD@HOST:5432/shipyard' \\
+  --from-literal={PREDLOG_KEY}='postgresql+psycopg://USER:PASSWORD@HOST:5432/shipyard_predictions'
 # only when the artifact store needs credentials (any variables fsspec's backend reads):
 kubectl create secret generic {names.artifact_credentials}{ns} \\
   --from-literal=AWS_ACCESS_KEY_ID=... --from-literal=AWS_SECRET_ACCESS_KEY=...
 ```
+
+Both keys of `{names.secret}` are required (unless the prediction log is off); a pod does not
+start without them.
+`{PREDLOG_KEY}` is where every replica logs its predictions (`SHIPYARD_PREDLOG_URL`): without it
+a server writes `predictions.db` into its pod's `emptyDir`, one log per replica, lost with the
+pod and invisible to `shipyard monitor` and `shipyard feedback`. Create the database first
+(`createdb shipyard_predictions`; the tables are created on first start). It may be on the
+registry's server; at scale give it its own (docs/scaling.md).
+
+The ConfigMap sets `SHIPYARD_PREDLOG_MODE` (`--predlog-mode`): `durable` answers a request once
+its record is committed, so no acknowledged prediction is lost when a pod is killed; `buffered`
+serves about twice the requests per replica and loses up to a second of records on a crash;
+`off` logs nothing and needs no `{PREDLOG_KEY}`.
 
 Set `SHIPYARD_ARTIFACTS_URL` in the ConfigMap to the shared artifact store, and create an API
 key in the shared registry before the first replica starts (`shipyard keys create --scope

@@ -19,6 +19,7 @@ __all__ = [
     "parse_image",
     "parse_memory",
     "parse_namespace",
+    "parse_predlog_mode",
     "parse_replicas",
 ]
 
@@ -34,6 +35,7 @@ _IMAGE = re.compile(
 )
 
 MAX_REPLICAS = 1000
+PREDLOG_MODES = ("durable", "buffered", "off")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,12 @@ class DeployOptions:
     metrics_open: bool = False
     """Serve ``/metrics`` without an API key, for an in-cluster Prometheus scraper."""
     artifacts_url: str = ""
+    predlog_mode: str = "durable"
+    """``durable`` (answer once the record is committed) or ``buffered`` (flushed every second):
+    durable by default because a cluster kills pods without asking (OOM, eviction, node loss) and
+    a load balancer retries only unanswered requests, so buffered records lost in a SIGKILL are
+    lost for good; buffered doubles each replica's req/s; ``off`` logs nothing (and needs no
+    prediction-log URL). See docs/deploy.md."""
 
 
 def parse_replicas(text: str) -> Replicas:
@@ -117,6 +125,16 @@ def parse_namespace(text: str | None) -> str | None:
             "starting and ending with a letter or digit"
         )
     return text
+
+
+def parse_predlog_mode(text: str) -> str:
+    value = text.strip().lower()
+    if value not in PREDLOG_MODES:
+        raise InvalidInputError(
+            f"invalid --predlog-mode {text!r}: use durable (no acknowledged prediction is lost), "
+            "buffered (faster; a killed pod loses up to a second of records) or off (no log)"
+        )
+    return value
 
 
 def parse_image(text: str) -> str:

@@ -154,7 +154,10 @@ def _champion_gate(
     summary = f"{gate.metric} {candidate:.4f} vs {ref} {incumbent:.4f}"
     if failures:
         return GateResult("champion", False, f"{summary}: {'; '.join(failures)}", figures)
-    return GateResult("champion", True, f"{summary}: beats the {gate.alias}", figures)
+    verdict = (
+        f"beats the {gate.alias}" if change > 0 else f"within the allowed change ({change:+.4f})"
+    )
+    return GateResult("champion", True, f"{summary}: {verdict}", figures)
 
 
 def _slice_gate(

@@ -13,6 +13,7 @@ schedule interval), and the endpoint whose canary rollout a validated candidate 
       alerts: [drift, performance]   # alert kinds (the figure's family); [] for none
       every: 7d                  # retrain at least this often, alerts or not (optional)
     rollout: canary              # or none: register the candidate only
+    plan: {steps: [25, 100], min_bake: 60s}   # the canary's rollout plan (optional)
 
 One pass runs once across replicas: it holds the registry lease ``pipeline:MODEL`` while it
 works. Each step is an audit entry on subject ``pipeline:MODEL`` (``pipeline.trigger``,
@@ -60,6 +61,9 @@ class RetrainPolicy:
     """Retrain at least every so many seconds, whatever the alerts say."""
     rollout: str = "canary"
     """``canary``: start a canary rollout of a validated candidate; ``none``: register only."""
+    plan: Mapping[str, Any] | None = None
+    """The canary's rollout plan, as ``shipyard rollout start --plan`` reads it (default: the
+    default plan)."""
 
     def __post_init__(self) -> None:
         if not self.endpoint:
@@ -69,6 +73,7 @@ class RetrainPolicy:
         data = dataclasses.asdict(self)
         data["train_config"] = str(self.train_config)
         data["alerts"] = list(self.alerts)
+        data["plan"] = None if self.plan is None else dict(self.plan)
         return data
 
 
@@ -132,7 +137,7 @@ def _build(raw: dict[str, Any], base: Path) -> RetrainPolicy:
     from shipyard.monitoring.alerts.rules import parse_duration
     from shipyard.registry.refs import check_name
 
-    only(raw, "", {"model", "train", "endpoint", "trigger", "rollout"})
+    only(raw, "", {"model", "train", "endpoint", "trigger", "rollout", "plan"})
     for key in ("model", "train"):
         if key not in raw:
             raise ConfigError(f"missing required field {key!r} (model: NAME, train: train.yaml)")
@@ -163,7 +168,23 @@ def _build(raw: dict[str, Any], base: Path) -> RetrainPolicy:
     rollout = raw.get("rollout", "canary")
     if rollout not in ("canary", "none"):
         raise ConfigError(f"rollout: {rollout!r} is not canary or none")
-    return RetrainPolicy(model, train_path, str(endpoint), tuple(alerts), seconds, str(rollout))
+    plan = raw.get("plan")
+    if plan is not None:
+        _check_plan(plan)
+    return RetrainPolicy(
+        model, train_path, str(endpoint), tuple(alerts), seconds, str(rollout), plan
+    )
+
+
+def _check_plan(plan: Any) -> None:
+    try:
+        from shipyard.rollouts.plan import RolloutPlan
+    except ImportError:  # a build without rollouts: the plan is never used
+        return
+    try:
+        RolloutPlan.from_dict(plan)
+    except ShipyardError as exc:
+        raise ConfigError(str(exc)) from None  # it names the field: plan.steps, ...
 
 
 def run_loop_once(
@@ -283,6 +304,7 @@ class _Pass:
     def _rollout(self, result: LoopResult) -> LoopResult:
         try:
             from shipyard.rollouts.controller import start_rollout
+            from shipyard.rollouts.plan import RolloutPlan
         except ImportError:  # a build without rollouts: the candidate is the result
             return dataclasses.replace(
                 result, reasons=("rollouts are not available; the candidate is registered",)
@@ -290,9 +312,15 @@ class _Pass:
         assert result.version is not None
         version = self.registry.get_version(result.version)
         endpoint = self.policy.endpoint
+        plan = None if self.policy.plan is None else RolloutPlan.from_dict(self.policy.plan)
         try:
             rollout = start_rollout(
-                self.registry, endpoint, version.version, mode="canary", actor=self.registry.actor
+                self.registry,
+                endpoint,
+                version.version,
+                mode="canary",
+                plan=plan,
+                actor=self.registry.actor,
             )
         except (NotFoundError, ConflictError) as exc:
             reason = f"no canary rollout on endpoint {endpoint!r}: {exc}"

@@ -255,6 +255,131 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["model", "version", "ref", "flavor", "status", "created_at"],
     },
+    "variant": {
+        "type": "object",
+        "description": "One way an endpoint answers: a reference and its share of traffic (a "
+        "shadow variant: the share of requests also sent to it).",
+        "properties": {
+            "name": {"type": "string"},
+            "ref": {"type": "string"},
+            "weight": {"type": "number"},
+            "shadow": {"type": "boolean"},
+        },
+        "required": ["name", "ref", "weight"],
+    },
+    "endpoint": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "model": {"type": "string"},
+            "policy": {"type": "string", "enum": ["single", "canary", "ab", "shadow"]},
+            "key": {
+                "type": ["string", "null"],
+                "description": "The A/B key (`header:NAME` or `field:NAME`), else null.",
+            },
+            "variants": {"type": "array", "items": ref("variant")},
+            "created_at": {"type": "string"},
+            "created_by": {"type": "string"},
+            "updated_at": {"type": "string"},
+        },
+        "required": ["name", "model", "policy", "key", "variants", "created_at", "updated_at"],
+    },
+    "rollout": {
+        "type": "object",
+        "description": "A progressive rollout: the candidate's weight (percent) at its step of "
+        "the plan, the machine's state and the controller's last decision.",
+        "properties": {
+            "id": {"type": "integer"},
+            "endpoint": {"type": "string"},
+            "model": {"type": "string"},
+            "baseline_version": {"type": ["integer", "null"]},
+            "candidate_version": {"type": "integer"},
+            "mode": {"type": "string", "enum": ["canary", "ab", "shadow"]},
+            "status": {
+                "type": "string",
+                "description": "running, paused or stopped while active; then promoted, "
+                "rolled_back (or another end state).",
+            },
+            "weight": {"type": "number"},
+            "step": {"type": "integer"},
+            "steps": {"type": "array", "items": {"type": "number"}},
+            "plan": {"type": "object"},
+            "state": {"type": "object"},
+            "last_decision": {"type": ["object", "null"]},
+            "created_at": {"type": "string"},
+            "created_by": {"type": "string"},
+            "updated_at": {"type": "string"},
+            "ended_at": {"type": ["string", "null"]},
+        },
+        "required": [
+            "id",
+            "endpoint",
+            "model",
+            "candidate_version",
+            "mode",
+            "status",
+            "weight",
+            "steps",
+            "created_at",
+        ],
+    },
+    "feedback_result": {
+        "type": "object",
+        "properties": {
+            "accepted": {"type": "integer", "minimum": 0},
+            "unknown": {
+                "type": "array",
+                "description": "Labels that match no logged prediction (not stored).",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "request_id": {"type": "string"},
+                        "row_index": {"type": ["integer", "null"]},
+                    },
+                    "required": ["request_id", "row_index"],
+                },
+            },
+        },
+        "required": ["accepted", "unknown"],
+    },
+    "explanations": {
+        "type": "object",
+        "description": "The predictions and, per row, the base value, the model's raw output "
+        "and one attribution per original feature (they add up with the base value to the "
+        "output).",
+        "properties": {
+            "model": {"type": "string", "description": "The version that answered, as churn/3."},
+            "predictions": {
+                "type": "array",
+                "items": {"anyOf": [SCALAR, {"type": "array", "items": {"type": "number"}}]},
+            },
+            "explanations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "base_value": {"type": "number"},
+                        "output": {"type": "number"},
+                        "output_space": {"type": "string"},
+                        "method": {"type": "string"},
+                        "class": SCALAR,
+                        "attributions": {
+                            "type": "object",
+                            "additionalProperties": {"type": "number"},
+                        },
+                    },
+                    "required": [
+                        "base_value",
+                        "output",
+                        "output_space",
+                        "method",
+                        "attributions",
+                    ],
+                },
+            },
+        },
+        "required": ["model", "predictions", "explanations"],
+    },
     "alias_move": {
         "type": "object",
         "properties": {

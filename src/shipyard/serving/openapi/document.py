@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from shipyard.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from shipyard.serving.openapi.api_paths import endpoint_paths, feedback_paths, management_paths
 from shipyard.serving.openapi.components import (
     OPENAPI_VERSION,
     REQUEST_ID,
@@ -21,7 +22,7 @@ from shipyard.serving.openapi.components import (
 from shipyard.serving.openapi.model_schemas import ServedModel
 from shipyard.serving.openapi.paths import (
     Builder,
-    management_paths,
+    explain_paths,
     mlflow_paths,
     v1_model_paths,
     v2_model_paths,
@@ -109,8 +110,12 @@ def build_document(
             }
         },
     )
+    for model in models:  # answered with or without the management API
+        explain_paths(b, model)
     if management:
         management_paths(b, next((host.model for host in hosts.values()), None))
+        endpoint_paths(b, next(iter(hosts), None))
+        feedback_paths(b)
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -132,8 +137,9 @@ def build_document(
                     "scheme": "bearer",
                     "bearerFormat": "shp_...",
                     "description": "An API key (shipyard keys create). Scopes: `read` for "
-                    "GET routes, `predict` for inference, `write` for the management API's "
-                    "changes, `admin` for all. Health probes need no key.",
+                    "GET routes, `predict` for inference, explanations and feedback, `write` "
+                    "for the management API's changes, `admin` for all. Health probes need no "
+                    "key.",
                 }
             },
         },
@@ -144,7 +150,8 @@ def build_document(
                 "KServe V1",
                 "MLflow scoring",
                 "Operations",
-                *(["Management"] if management else []),
+                "Explanations",
+                *(["Management", "Endpoints and rollouts", "Feedback"] if management else []),
             )
         ],
     }

@@ -238,7 +238,28 @@ class ServedModel:
             ]
         }
 
+    def explain_request_schema(self, max_rows: int) -> dict[str, Any]:
+        """``/api/v1/models/{name}/explain``: records under exactly one of two keys."""
+        return explain_schema(self.record_schema(), max_rows)
 
+
+def explain_schema(record: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    """Exactly one of ``dataframe_records`` and ``instances``: 1 to ``max_rows`` records."""
+    records = {"type": "array", "minItems": 1, "maxItems": max_rows, "items": record}
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {key: records},
+                "required": [key],
+                "additionalProperties": False,
+            }
+            for key in ("dataframe_records", "instances")
+        ]
+    }
+
+
+GENERIC_RECORD = {"type": "object", "additionalProperties": SCALAR}
 GENERIC_V1 = {
     "type": "object",
     "description": "Exactly one of `instances` (rows or records) and `inputs` (rows, records "

@@ -1,13 +1,20 @@
-"""The operations: every route of the app as OpenAPI paths, with each served endpoint's model
-routes as concrete paths."""
+"""The model and protocol operations as OpenAPI paths (V2, V1, explanations, MLflow), with each
+served endpoint's model routes as concrete paths; the /api/v1 registry ones are in api_paths."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
+from shipyard.serving.explain_api import MAX_ROWS
 from shipyard.serving.openapi.components import MODEL_VERSION, REQUEST_ID, json_content, ref
-from shipyard.serving.openapi.model_schemas import GENERIC_MLFLOW, GENERIC_V1, ServedModel
+from shipyard.serving.openapi.model_schemas import (
+    GENERIC_MLFLOW,
+    GENERIC_RECORD,
+    GENERIC_V1,
+    ServedModel,
+    explain_schema,
+)
 
 if TYPE_CHECKING:
     pass
@@ -196,7 +203,7 @@ def v1_model_paths(b: Builder, model: ServedModel, base: str, versioned: bool) -
         "KServe V1",
         {
             "200": json_content(
-                _EXPLANATIONS,
+                ref("explanations"),
                 "The predictions and, per row, the base value, the model's raw output and one "
                 "attribution per original feature (they sum to the output with the base value).",
             )
@@ -204,17 +211,44 @@ def v1_model_paths(b: Builder, model: ServedModel, base: str, versioned: bool) -
         errors=[400, *not_found, 409, 413, 422, 503],
         parameters=[*parameters, _REQUEST_ID_PARAMETER],
         body={"required": True, "content": {"application/json": {"schema": schema, **media}}},
+        description=_EXPLAIN_NOTE,
     )
 
 
-_EXPLANATIONS: dict[str, Any] = {
-    "type": "object",
-    "required": ["predictions", "explanations"],
-    "properties": {
-        "predictions": {"type": "array"},
-        "explanations": {"type": "array", "items": {"type": "object"}},
-    },
-}
+_EXPLAIN_NOTE = (
+    "`predict` scope (an explanation is a prediction with its reasons). At most "
+    f"{MAX_ROWS} rows per request (more is a 400); values that break the signature are a 422; "
+    "a version that cannot be explained (no reference sample, shap not installed) is a 409."
+)
+
+
+def explain_paths(b: Builder, model: ServedModel) -> None:
+    """``POST /api/v1/models/{name}/explain`` for one served endpoint: records in, the
+    predictions and attributions of the version that answers the endpoint out."""
+    schema: Any = explain_schema(GENERIC_RECORD, MAX_ROWS)
+    media: dict[str, Any] = {}
+    if model.known:
+        schema = model.explain_request_schema(MAX_ROWS)
+        media["examples"] = {"records": {"value": {"dataframe_records": [model.example_row()]}}}
+    b.add(
+        f"/api/v1/models/{model.name}/explain",
+        "POST",
+        f"Explain predictions of endpoint {model.name!r}: per-feature SHAP attributions",
+        "Explanations",
+        {
+            "200": json_content(
+                ref("explanations"),
+                "The predictions (labels) and, per row, the base value, the model's raw output "
+                "and one attribution per original feature; `model` names the version.",
+            )
+        },
+        errors=[400, 409, 413, 422, 503],
+        parameters=[_REQUEST_ID_PARAMETER],
+        body={"required": True, "content": {"application/json": {"schema": schema, **media}}},
+        description="Records (objects keyed by feature name) under exactly one of "
+        "`dataframe_records` and `instances`, answered by the version that answers the "
+        "endpoint (its routing applies). " + _EXPLAIN_NOTE,
+    )
 
 
 def mlflow_paths(b: Builder, models: Sequence[ServedModel]) -> None:
@@ -294,91 +328,3 @@ def _csv_cell(value: Any) -> str:
         return "true" if value else "false"
     text = str(value)
     return f'"{text}"' if any(c in text for c in ',"\n') else text
-
-
-def management_paths(b: Builder, example_model: str | None) -> None:
-    tag = "Management"
-    name: dict[str, Any] = {
-        "name": "name",
-        "in": "path",
-        "required": True,
-        "description": "A registered model's name.",
-        "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"},
-    }
-    if example_model is not None:
-        name["example"] = example_model
-    b.add(
-        "/api/v1/models",
-        "GET",
-        "List registered models (those the key reaches)",
-        tag,
-        {
-            "200": json_content(
-                {
-                    "type": "object",
-                    "properties": {"models": {"type": "array", "items": ref("registry_model")}},
-                    "required": ["models"],
-                },
-                "The models.",
-            )
-        },
-        errors=[503],
-    )
-    b.add(
-        "/api/v1/models/{name}",
-        "GET",
-        "One registered model, with its aliases and tags",
-        tag,
-        {"200": json_content(ref("registry_model"), "The model.")},
-        errors=[400, 404, 503],
-        parameters=[name],
-    )
-    b.add(
-        "/api/v1/models/{name}/versions",
-        "GET",
-        "A model's versions, oldest first",
-        tag,
-        {
-            "200": json_content(
-                {
-                    "type": "object",
-                    "properties": {"versions": {"type": "array", "items": ref("registry_version")}},
-                    "required": ["versions"],
-                },
-                "The versions.",
-            )
-        },
-        errors=[400, 404, 503],
-        parameters=[name],
-    )
-    b.add(
-        "/api/v1/models/{name}/aliases/{alias}",
-        "PUT",
-        "Move (or set) an alias (`write` scope; audited with the key's name)",
-        tag,
-        {"200": json_content(ref("alias_move"), "The move.")},
-        errors=[400, 404, 409, 413, 422, 503],
-        parameters=[
-            name,
-            {
-                "name": "alias",
-                "in": "path",
-                "required": True,
-                "example": "champion",
-                "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"},
-            },
-        ],
-        body={
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"version": {"type": "integer", "minimum": 1}},
-                        "required": ["version"],
-                    },
-                    "example": {"version": 1},
-                }
-            },
-        },
-    )
