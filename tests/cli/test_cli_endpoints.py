@@ -35,4 +35,6 @@ def test_errors_are_one_line_with_their_exit_code(cli: Invoke, registered: None)
         "endpoints", "create", "y", "--model", "churn", "--ref", "other@champion", ok=False
     )
     assert wrong_ref.exit_code == 2 and "names model 'other'" in wrong_ref.stderr
-    assert all("Traceback" not in r.stderr for r in (again, unknown, no_model, wrong_ref))
+    missing = cli("endpoints", "create", "z", "--model", "churn", "--ref", "churn/99", ok=False)
+    assert missing.exit_code == 3 and "99" in missing.stderr
+    assert all("Traceback" not in r.stderr for r in (again, unknown, no_model, wrong_ref, missing))

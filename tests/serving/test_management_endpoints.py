@@ -88,6 +88,10 @@ def test_bad_requests_are_4xx_naming_the_field(registry_with_models: Any) -> Non
             ("POST", "/api/v1/endpoints", b"{", 400, "not valid JSON"),
             ("POST", "/api/v1/endpoints", b'{"name": "x"}', 400, '"model"'),
             ("POST", "/api/v1/endpoints", b'{"name": "churn", "model": "churn"}', 409, "exists"),
+            (
+                "POST", "/api/v1/endpoints",
+                b'{"name": "ghost", "model": "churn", "ref": "churn/99999"}', 404, "99999",
+            ),
             ("GET", "/api/v1/endpoints/nope", b"", 404, "no endpoint named 'nope'"),
             ("POST", "/api/v1/endpoints/churn/rollout", b'{"version": 0}', 400, '"version"'),
             ("POST", "/api/v1/endpoints/churn/rollout", b'{"version": 9}', 404, "no version 9"),

@@ -309,5 +309,7 @@ def test_explain_row_limit_is_the_servers(registry_with_models: Any) -> None:
     at_limit, over = asyncio.run(main())
     assert at_limit.status_code == 200, at_limit.text
     assert len(at_limit.json()["explanations"]) == limit
+    # Who answered, as on every inference response.
+    assert at_limit.headers["x-shipyard-model-version"] == at_limit.json()["model"]
     assert over.status_code == 400
     assert str(limit) in over.json()["error"]

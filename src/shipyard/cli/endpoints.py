@@ -59,8 +59,11 @@ def create(
 ) -> None:
     """Create an endpoint serving MODEL through one variant following --ref."""
     from shipyard.registry.endpoints import EndpointStore
+    from shipyard.registry.refs import parse_ref
 
     with open_registry() as registry:
+        if ref is not None and parse_ref(ref).model == model:
+            registry.get_version(ref)  # a given reference must name a version that exists now
         endpoint = EndpointStore(local_db(registry, "endpoints create")).create(
             name, model, ref, registry.actor
         )

@@ -760,6 +760,7 @@ class ServingApp:
         from shipyard.serving.explain_api import explain_v1
 
         predictor = await self._routed(call)
+        self._answered(call, predictor)
         return await explain_v1(predictor, await self._body(call))
 
     def _api_explain_route(self, method: str, path: str, call: _Call) -> Handler:
@@ -782,6 +783,7 @@ class ServingApp:
         from shipyard.serving.explain_api import explain_records
 
         predictor = await self._routed(call)
+        self._answered(call, predictor)
         return await explain_records(predictor, await self._body(call))
 
     async def _v1_predict(self, call: _Call) -> Result:

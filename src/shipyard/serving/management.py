@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from shipyard.errors import AccessDeniedError, InvalidInputError
-from shipyard.registry.endpoints import EndpointStore
+from shipyard.registry.endpoints import Endpoint, EndpointStore
+from shipyard.registry.refs import parse_ref
 from shipyard.rollouts.store import MODES, RolloutStore
 
 if TYPE_CHECKING:
@@ -140,7 +141,15 @@ class Management:
         if key is not None and not key.reaches((name, model)):
             raise AccessDeniedError(f"this API key may not act on model {model!r}")
         actor = self._actor(key)
-        endpoint = await asyncio.to_thread(self.endpoints.create, name, model, ref, actor)
+
+        def create() -> Endpoint:
+            # A given reference must name a version that exists now (404 naming it otherwise);
+            # the default, MODEL@champion, may be set later.
+            if ref is not None and parse_ref(ref).model == model:
+                self.registry.get_version(ref)
+            return self.endpoints.create(name, model, ref, actor)
+
+        endpoint = await asyncio.to_thread(create)
         return 201, _json(endpoint.to_dict())
 
     async def _endpoint(self, name: str) -> Result:
