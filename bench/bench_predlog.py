@@ -18,8 +18,8 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+
+from _scratch import scratch_database
 
 from shipyard.predlog import PredictionLog, PredictionRecord, PredictionStore
 
@@ -70,22 +70,6 @@ def durable(url: str, n: int, clients: int) -> None:
     log.store.dispose()
 
 
-@contextmanager
-def _postgres(admin_url: str) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000)
@@ -102,11 +86,11 @@ def main() -> None:
     )
     if pg:
         print(f"PostgreSQL, {n} records")
-        with _postgres(pg) as url:
+        with scratch_database(pg) as url:
             buffered(url, n)
-        with _postgres(pg) as url:
+        with scratch_database(pg) as url:
             durable(url, n // 10, 1)
-        with _postgres(pg) as url:
+        with scratch_database(pg) as url:
             durable(url, n, args.clients)
 
 

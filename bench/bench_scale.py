@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from _scratch import scratch_database
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -194,20 +195,6 @@ def change_feed(url: str, moves: int) -> None:
         )
 
 
-@contextmanager
-def _scratch_database(admin_url: str) -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="per CPU measurement")
@@ -221,7 +208,7 @@ def main() -> None:
         return
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average {load} on {os.cpu_count()} cores; {args.seconds:g} s per measurement")
-    with _scratch_database(pg) as url:
+    with scratch_database(pg) as url:
         with sa.create_engine(url).connect() as conn:
             settings = conn.execute(
                 sa.text("SELECT current_setting('fsync'), current_setting('synchronous_commit')")

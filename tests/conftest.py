@@ -4,16 +4,14 @@ on the real PostgreSQL server that `make test` starts, and small trained models.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _pg import fresh_postgres_database
 from shipyard.settings import Settings
-
-POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
 
 
 @pytest.fixture(autouse=True)
@@ -24,33 +22,13 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "default-home"))
 
 
-def _fresh_postgres_database() -> Iterator[str]:
-    if not POSTGRES_URL:
-        if os.environ.get("CI"):
-            pytest.fail("SHIPYARD_TEST_POSTGRES_URL is not set: run the suite with `make test`")
-        pytest.skip("no PostgreSQL server: run `make test` (or scripts/postgres.sh start)")
-    import sqlalchemy as sa
-
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(POSTGRES_URL).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The metadata store URL: each registry test runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'home' / 'registry.db'}"
     else:
-        yield from _fresh_postgres_database()
+        yield from fresh_postgres_database()
 
 
 @pytest.fixture

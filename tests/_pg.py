@@ -1,4 +1,5 @@
-"""Helpers for the many-replica tests that are not fixtures."""
+"""The test PostgreSQL server: a fresh database per use (for the root fixtures and the
+many-replica tests; a module of its own so both can import it)."""
 
 from __future__ import annotations
 
