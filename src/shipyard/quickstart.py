@@ -128,32 +128,16 @@ def run(settings: Settings | None = None, echo: Callable[[str], Any] = print) ->
     }
 
 
-def _v2_body(rows: Any) -> dict[str, Any]:
-    """A V2 (Open Inference Protocol) request body: one input tensor per column."""
-    records = rows.to_dict(orient="records")
-    return {
-        "inputs": [
-            {
-                "name": name,
-                "shape": [len(records)],
-                "datatype": "BYTES" if isinstance(records[0][name], str) else "FP64",
-                "data": [None if r[name] != r[name] else r[name] for r in records],
-            }
-            for name in rows.columns
-        ]
-    }
-
-
 def _serve_and_predict(registry: Any, rows: Any, echo: Callable[[str], Any]) -> dict[str, Any]:
     """Serve churn@champion on a free loopback port, predict through two protocols, stop."""
-    from shipyard.serving.background import BackgroundServer, post_json
+    from shipyard.serving.background import BackgroundServer, post_json, v2_body
     from shipyard.serving.server import build_app
 
     records = rows.to_dict(orient="records")
-    v2_body = _v2_body(rows)
+    body = v2_body(rows)
     with BackgroundServer(build_app(registry, ["churn@champion"])) as url:
         echo(f"6. started the model server on {url} (the same app `shipyard serve` runs)")
-        status, v2 = post_json(f"{url}/v2/models/churn/infer", v2_body)
+        status, v2 = post_json(f"{url}/v2/models/churn/infer", body)
         labels = next(o["data"] for o in v2["outputs"] if o["name"] == "label")
         echo(
             f"   POST /v2/models/churn/infer (Open Inference Protocol) → {status}: "
@@ -213,7 +197,7 @@ def _monitor_demo(registry: Any, settings: Settings, echo: Callable[[str], Any])
     from shipyard.monitoring.alerts.channels import WebhookChannel
     from shipyard.monitoring.run import run_monitor
     from shipyard.predlog import PredictionStore, default_url
-    from shipyard.serving.background import BackgroundServer, post_json
+    from shipyard.serving.background import BackgroundServer, post_json, v2_body
     from shipyard.serving.server import build_app
 
     normal = datasets.churn(_BATCH_ROWS, seed=9)
@@ -229,7 +213,7 @@ def _monitor_demo(registry: Any, settings: Settings, echo: Callable[[str], Any])
                 rows = frame.iloc[start : start + _REQUEST_ROWS]
                 request_id = f"quickstart-{name}-{start // _REQUEST_ROWS}"
                 status, _ = post_json(
-                    f"{url}/v2/models/churn/infer", _v2_body(rows), {"x-request-id": request_id}
+                    f"{url}/v2/models/churn/infer", v2_body(rows), {"x-request-id": request_id}
                 )
                 if status != 200:
                     raise ShipyardError(f"the demo's prediction request failed with {status}")

@@ -47,6 +47,7 @@ def run_canary_demo(
     from shipyard.predlog import PredictionStore, default_url
     from shipyard.rollouts.controller import act, start_rollout
     from shipyard.rollouts.store import RolloutStore
+    from shipyard.serving.background import v2_body
 
     plan = RolloutPlan.from_dict(DEMO_PLAN)
     rollout = start_rollout(
@@ -72,7 +73,7 @@ def run_canary_demo(
                 for _ in range(20):
                     i = row % len(X)
                     row += 1
-                    reply = http.post(f"/v2/models/{model}/infer", json=_body(X.iloc[[i]]))
+                    reply = http.post(f"/v2/models/{model}/infer", json=v2_body(X.iloc[[i]]))
                     variant = reply.headers.get("x-shipyard-variant", "?")
                     seen[variant] = seen.get(variant, 0) + 1
                     if reply.status_code == 200:
@@ -100,21 +101,6 @@ def run_canary_demo(
     champion = registry.get_model(model).aliases.get("champion")
     echo(f"   {model}@champion is now version {champion}")
     return done.status == "promoted"
-
-
-def _body(rows: Any) -> dict[str, Any]:
-    records = rows.to_dict(orient="records")
-    return {
-        "inputs": [
-            {
-                "name": name,
-                "shape": [len(records)],
-                "datatype": "BYTES" if isinstance(records[0][name], str) else "FP64",
-                "data": [None if r[name] != r[name] else r[name] for r in records],
-            }
-            for name in rows.columns
-        ]
-    }
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,7 @@ from shipyard.errors import ShipyardError
 if TYPE_CHECKING:
     from shipyard.serving.app import ServingApp
 
-__all__ = ["BackgroundServer", "post_json"]
+__all__ = ["BackgroundServer", "post_json", "v2_body"]
 
 
 class BackgroundServer:
@@ -94,3 +94,20 @@ def post_json(url: str, body: Any, headers: dict[str, str] | None = None) -> tup
             return reply.status, orjson.loads(reply.read())
     except urllib.error.HTTPError as err:
         return err.code, orjson.loads(err.read() or b"null")
+
+
+def v2_body(rows: Any) -> dict[str, Any]:
+    """A V2 (Open Inference Protocol) request body for a DataFrame: one input tensor per column
+    (BYTES for text, FP64 otherwise; NaN sent as null, a missing value)."""
+    records = rows.to_dict(orient="records")
+    return {
+        "inputs": [
+            {
+                "name": name,
+                "shape": [len(records)],
+                "datatype": "BYTES" if isinstance(records[0][name], str) else "FP64",
+                "data": [None if r[name] != r[name] else r[name] for r in records],
+            }
+            for name in rows.columns
+        ]
+    }
