@@ -19,7 +19,7 @@ from shipyard.console.http import Response
 from shipyard.console.session import Session, SessionCodec
 
 if TYPE_CHECKING:
-    from shipyard.console.app import Viewer
+    from shipyard.console.routes import Viewer
 
 __all__ = ["NAV", "Renderer"]
 

@@ -126,7 +126,7 @@ def build_app(
         from shipyard.console import console_app
 
         web = console_app(registry, auth_required=require_auth, auth_ttl=auth_ttl)
-    return ServingApp(
+    app = ServingApp(
         hosts,
         max_body_bytes=max_body_bytes,
         workers=workers,
@@ -138,6 +138,9 @@ def build_app(
         background=background,
         console=web,
     )
+    if web is not None:
+        web.attach(app)
+    return app
 
 
 def _monitor_job(
