@@ -177,6 +177,7 @@ def test_missing_shap_names_the_extra(
     churn: Any, churn_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "shap", None)
+    monkeypatch.setitem(sys.modules, "numba", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'shipyard\[explain\]'"):
         _explainer(churn_model, churn)
 
