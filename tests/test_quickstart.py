@@ -72,3 +72,107 @@ def test_quickstart_monitor_flags_exactly_the_shifted_features_and_alerts_the_we
     assert [r.status for r in runs] == ["ok", "alert"]
     assert [e.rule for e in MonitorStore(registry.db).events("churn")] == ["churn-drift"]
     registry.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _env(home: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["SHIPYARD_HOME"] = str(home)
+    return env
+
+
+def test_keep_serving_leaves_the_server_and_console_running(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "shipyard",
+        "quickstart",
+        "--keep-serving",
+        "--port",
+        str(port),
+    ]
+    server = subprocess.Popen(
+        command, env=_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    lines: list[str] = []
+    console_seen = threading.Event()
+
+    def read() -> None:
+        assert server.stdout is not None
+        for raw in server.stdout:
+            lines.append(raw.decode())
+            if raw.decode().strip().startswith("console"):
+                console_seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert console_seen.wait(600), "".join(lines[-20:])
+        url = next(line.split()[-1] for line in lines if line.strip().startswith("console"))
+        assert url == f"http://127.0.0.1:{port}/ui/"
+        page = None
+        for _ in range(600):  # the server starts listening just after the line is printed
+            try:
+                page = httpx.get(url + "models", timeout=10)
+                break
+            except httpx.TransportError:
+                threading.Event().wait(0.1)
+        assert page is not None, "the console never answered"
+        assert page.status_code == 200 and "churn" in page.text
+        ready = f"http://127.0.0.1:{port}/v2/models/churn/ready"
+        for _ in range(1200):  # the model loads and warms in the background
+            if httpx.get(ready, timeout=10).status_code == 200:
+                break
+            threading.Event().wait(0.1)
+        assert httpx.get(ready, timeout=10).status_code == 200
+        assert server.poll() is None  # still serving after answering
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+        finally:
+            for pipe in (server.stdout, server.stderr):
+                if pipe is not None:
+                    pipe.close()
+    assert server.returncode == 0
+
+
+def test_keep_serving_refuses_a_taken_port_before_the_demo(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "shipyard", "quickstart", "--keep-serving", "--port", str(port)],
+            env=_env(tmp_path / "home"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode != 0
+    assert "--port" in done.stderr and str(port) in done.stderr
+    assert not (tmp_path / "home" / "registry.db").exists()  # the demo did not start

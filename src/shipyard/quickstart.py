@@ -6,17 +6,23 @@ the model, sends a batch of normal traffic and a batch with drift injected into 
 (and their true labels), and runs the monitor twice with an alert rule delivered to a webhook
 receiver on loopback: nothing is flagged on the normal batch; exactly the two shifted features
 are flagged on the second, and the alert reaches the receiver.
+
+With ``--keep-serving`` the CLI then leaves ``shipyard serve churn@champion`` running on
+loopback, with the web console at ``/ui`` (:func:`keep_serving`).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from shipyard.settings import Settings
 
-__all__ = ["run"]
+__all__ = ["check_port", "keep_serving", "run"]
+
+HOST = "127.0.0.1"
 
 
 def run(settings: Settings | None = None, echo: Callable[[str], Any] = print) -> dict[str, Any]:
@@ -320,3 +326,44 @@ class _Receiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+def check_port(port: int, host: str = HOST) -> None:
+    """Refuse a port something else already listens on, naming the fix."""
+    import socket
+
+    from shipyard.errors import InvalidInputError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InvalidInputError(
+                f"option '--port': {host}:{port} is taken ({exc.strerror}); pick another, "
+                f"as in: shipyard quickstart --keep-serving --port {port + 1}"
+            ) from exc
+
+
+def keep_serving(
+    settings: Settings | None = None, *, port: int = 8080, echo: Callable[[str], Any] = print
+) -> None:
+    """Serve the demo's champion, with the console, on loopback until SIGINT/SIGTERM (what
+    ``shipyard serve churn@champion`` does, plus the monitor every minute)."""
+    from shipyard.registry.client import Registry
+    from shipyard.serving.server import run as serve
+
+    settings = settings if settings is not None else Settings.load()
+    check_port(port)
+    registry = Registry(settings)
+    base = f"http://{HOST}:{port}"
+    echo(f"Serving churn@champion on {base} until Ctrl-C:")
+    echo(f"  console      {base}/ui/")
+    echo(f"  predict      POST {base}/v2/models/churn/infer")
+    echo(f"  API docs     {base}/docs")
+    echo(f"  metrics      {base}/metrics")
+    sys.stdout.flush()  # the URL must reach a pipe before the server blocks
+    try:
+        serve(registry, ["churn@champion"], host=HOST, port=port, monitor_interval=60.0)
+    finally:
+        registry.close()

@@ -21,9 +21,27 @@ from shipyard.cli._common import JsonOption, open_registry, print_json, version_
 from shipyard.cli.train import train as train
 
 
-def quickstart() -> None:
+def quickstart(
+    keep_serving: Annotated[
+        bool,
+        typer.Option(
+            "--keep-serving",
+            help="At the end, leave the model server and the web console running "
+            "(Ctrl-C stops them).",
+        ),
+    ] = False,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=1, max=65535, help="The port --keep-serving listens on."),
+    ] = 8080,
+) -> None:
     """Walk through shipyard end to end on a demo model."""
-    importlib.import_module("shipyard.quickstart").run()
+    demo = importlib.import_module("shipyard.quickstart")
+    if keep_serving:
+        demo.check_port(port)  # before the demo's minute of work, not after
+    demo.run()
+    if keep_serving:
+        demo.keep_serving(port=port)
 
 
 def import_mlflow(
