@@ -128,6 +128,9 @@ class Server:
             "SHIPYARD_HOME": str(root / "home"),
             "SHIPYARD_BENCH_MODELS": str(root / "models"),
             "SHIPYARD_PREDLOG_MODE": PREDLOG_MODES.get(kind, "buffered"),
+            # The global importance the server computes after a load (SHAP over 1,000 reference
+            # rows, once per version) is not request work: left on, it lands in the first cells.
+            "SHIPYARD_IMPORTANCE": "off",
         }
         self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(

@@ -137,7 +137,7 @@ def test_keep_serving_leaves_the_server_and_console_running(tmp_path: Path) -> N
         assert page is not None, "the console never answered"
         assert page.status_code == 200 and "churn" in page.text
         ready = f"http://127.0.0.1:{port}/v2/models/churn/ready"
-        for _ in range(1200):  # the model loads and warms in the background
+        for _ in range(3000):  # the model loads and warms in the background (300 s, shared machine)
             if httpx.get(ready, timeout=10).status_code == 200:
                 break
             threading.Event().wait(0.1)

@@ -57,6 +57,26 @@ class Settings:
     ``off`` (record nothing)."""
     predlog_flush_interval: float = 1.0
     """Seconds a buffered prediction record may wait before its batch is committed."""
+    importance: str = "background"
+    """When a version's global importance (mean |SHAP| over its reference sample) is computed
+    and attached: ``background`` (by the server just after it loads the version), ``sync``
+    (during registration: seconds for a forest) or ``off`` (on first use: card, monitor)."""
+    attribution_rows: int = 200
+    """Logged rows the monitor explains per pass for attribution drift (0: no attribution
+    drift)."""
+    attribution_seconds: float = 5.0
+    """Time budget of the monitor's attributions per pass; fewer rows are explained past it."""
+    cost_vcpu_hour: float = 0.031611
+    """Dollars per vCPU-hour, for the cost figures (OpenCost's default)."""
+    cost_gib_hour: float = 0.004237
+    """Dollars per GiB-hour of memory, for the cost figures (OpenCost's default)."""
+    cost_cpu_request: float = 1.0
+    """vCPUs requested per served endpoint and replica (the allocation basis of the cost)."""
+    cost_memory_request: int = 0
+    """Bytes of memory requested per served endpoint and replica; 0: each version's measured
+    footprint (so memory has no idle share)."""
+    usage_flush_interval: float = 60.0
+    """Seconds between the server's writes of its metered usage to the registry."""
     config_file: Path | None = None
     """The configuration file that was read, if any (informational)."""
 
@@ -72,6 +92,28 @@ class Settings:
             raise ConfigError(
                 f"setting 'predlog_mode' (SHIPYARD_PREDLOG_MODE) has an invalid value "
                 f"{self.predlog_mode!r}: use one of {', '.join(PREDLOG_MODES)}"
+            )
+        if self.importance not in ("background", "sync", "off"):
+            raise ConfigError(
+                f"setting 'importance' (SHIPYARD_IMPORTANCE) has an invalid value "
+                f"{self.importance!r}: use one of background, sync, off"
+            )
+        if self.attribution_rows < 0 or not self.attribution_seconds > 0:
+            raise ConfigError(
+                "settings 'attribution_rows' (SHIPYARD_ATTRIBUTION_ROWS) must be 0 or more and "
+                "'attribution_seconds' (SHIPYARD_ATTRIBUTION_SECONDS) positive; got "
+                f"{self.attribution_rows!r} and {self.attribution_seconds!r}"
+            )
+        for name in ("cost_vcpu_hour", "cost_gib_hour", "cost_cpu_request", "cost_memory_request"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(
+                    f"setting {name!r} (SHIPYARD_{name.upper()}) must be zero or more, got "
+                    f"{getattr(self, name)!r}"
+                )
+        if not self.usage_flush_interval > 0:
+            raise ConfigError(
+                f"setting 'usage_flush_interval' (SHIPYARD_USAGE_FLUSH_INTERVAL) must be a "
+                f"positive number of seconds, got {self.usage_flush_interval!r}"
             )
         if not self.predlog_flush_interval > 0:
             raise ConfigError(

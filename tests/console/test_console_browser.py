@@ -7,26 +7,17 @@ Playwright) these tests skip and say why. Screenshots of every page go to
 
 from __future__ import annotations
 
-import gzip
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import BUDGET, done, first_load, launched, login, shot, watch
 from _console_data import Keys, make_keys, populate
 from _live import live_server
 
 from shipyard.console import console_app
 from shipyard.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = Path(__file__).resolve().parent / "_screenshots"
-BUDGET = 150 * 1024
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-_LOAD = {"document", "stylesheet", "script", "image", "font", "fetch"}
 PAGES = {
     "models": "/ui/models",
     "model": "/ui/models/churn",
@@ -35,33 +26,10 @@ PAGES = {
 }
 
 
-def _chromium() -> str:
-    found = os.environ.get("SHIPYARD_CHROMIUM") or shutil.which("chromium")
-    if found:
-        return found
-    script = ROOT / "scripts" / "browser.sh"
-    try:
-        done = subprocess.run(
-            [str(script)], capture_output=True, text=True, timeout=900, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"no chromium, and scripts/browser.sh could not run: {exc}")
-    if done.returncode != 0 or not done.stdout.strip():
-        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"no chromium, and scripts/browser.sh could not install it: {reason}")
-    return done.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright is not installed (pip install playwright)"
-    )
-    executable = _chromium()
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=ARGS)
-        yield launched
-        launched.close()
+    with launched() as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -74,44 +42,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Keys, 
     with live_server(console_app(registry, auth_required=False, auth_ttl=0.0)) as base:
         yield base, keys, registry
     registry.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    (SHOTS / ".gitignore").write_text("*\n")
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def watch(page: Any) -> Any:
-    """Collect the page's script errors (uncaught exceptions and console errors)."""
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-
-    def on_console(message: Any) -> None:
-        # A refused login is a 401 on purpose; statuses are checked where they matter.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            page.errors.append(message.text)
-
-    page.on("console", on_console)
-    return page
-
-
-def done(page: Any) -> None:
-    """Close the page's browser context, after checking its scripts raised nothing."""
-    errors = list(page.errors)
-    page.context.close()
-    assert errors == []
-
-
-def login(browser: Any, base: str, token: str, **options: Any) -> Any:
-    context = browser.new_context(base_url=base, **options)
-    page = watch(context.new_page())
-    page.goto("/ui/models")
-    assert "/ui/login" in page.url  # sent to log in first
-    page.get_by_label("API key").fill(token)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/ui/models")
-    return page
 
 
 def test_login_then_every_page_renders_real_data(browser: Any, site: Any) -> None:
@@ -268,22 +198,7 @@ def test_first_load_of_every_page_is_under_the_budget(browser: Any, site: Any) -
     page = login(browser, base, keys.read)
     sizes: dict[str, int] = {}
     for name, path in PAGES.items():
-        fresh = page.context.new_page()
-        fresh.route("**/*", lambda route: route.continue_())  # routing disables the cache
-        loaded: list[Any] = []
-        fresh.on("response", lambda response, seen=loaded: seen.append(response))
-        fresh.goto(path, wait_until="load")
-        total = 0
-        # What the page needs to show: the document and its assets (the live event stream,
-        # which never ends, is not part of a load).
-        counted = [r for r in loaded if r.request.resource_type in _LOAD and r.ok]
-        for response in counted:
-            assert response.url.startswith(base)  # nothing from elsewhere: works offline
-            total += len(gzip.compress(response.body()))
-        kinds = sorted(r.request.resource_type for r in counted)
-        assert kinds == ["document", "script", "stylesheet"]
-        sizes[name] = total
-        fresh.close()
+        sizes[name] = first_load(page, base, path)
     assert all(size <= BUDGET for size in sizes.values()), sizes
     print("compressed first load (bytes):", sizes)
     done(page)

@@ -69,6 +69,11 @@ def test_decisions_are_applied_and_notified(served: Any) -> None:
     first = asyncio.run(controller.tick(hosts))
     assert [d.action.value for d in first] == ["hold"]  # no candidate requests yet
     assert recorder.events == []  # holds are not notified
+    held = RolloutStore(served.db).latest("churn").observed
+    assert "last_decision" not in held  # a hold is no decision...
+    evaluation = held["last_evaluation"]  # ...but its figures are kept for the console
+    assert evaluation["action"] == "hold" and evaluation["at"] > 0
+    assert evaluation["figures"]["candidate.error_rate"] == 0.0
     host.serve("main", 30)
     host.serve("candidate", 30)
     second = asyncio.run(controller.tick(hosts))

@@ -56,12 +56,13 @@ def test_start_evaluate_and_promote(served: Any) -> None:
     endpoint = EndpointStore(registry.db).get("churn")
     assert endpoint.policy == "single" and endpoint.main.ref == "churn@champion"
     assert store.active("churn") is None and store.list(active_only=True) == []
-    last = registry.audit_log()[-3:]  # one transaction: the routing, champion, the step
-    assert {(e.action, e.actor) for e in last} == {
-        ("endpoint.route", "alice"),
-        ("alias.set", "alice"),
-        ("rollout.promote", "alice"),
-    }
+    last = registry.audit_log()[-4:]  # one transaction: routing, aliases, the step
+    assert [(e.action, e.subject, e.actor) for e in last] == [
+        ("alias.delete", "churn@challenger", "alice"),
+        ("alias.set", "churn@champion", "alice"),
+        ("endpoint.route", "endpoint:churn", "alice"),
+        ("rollout.promote", "rollout:churn", "alice"),
+    ]
     assert registry.verify_audit() == len(registry.audit_log())
 
 
@@ -88,3 +89,54 @@ def test_unknowns_are_not_found(served: Any) -> None:
         store.latest("ghost")
     with pytest.raises(NotFoundError, match="no rollout #42"):
         store.get(42)
+
+
+def test_the_alias_history_tells_each_rollout(served: Any) -> None:
+    """Start points challenger at the candidate; rollback removes it; promotion removes it and
+    moves champion: each an audited alias move by whoever acted."""
+    registry = served
+    start_rollout(registry, "churn", 2, share=10, actor="ann")
+    assert registry.get_model("churn").aliases == {"champion": 1, "challenger": 2}
+    assert registry.get_version("churn/2").aliases == ("challenger",)
+    start = registry.audit_log()[-3:]  # one transaction
+    assert [(e.action, e.subject) for e in start] == [
+        ("endpoint.route", "endpoint:churn"),
+        ("alias.set", "churn@challenger"),
+        ("rollout.start", "rollout:churn"),
+    ]
+
+    act(registry, "churn", "pause", actor="bob")  # no alias moves while it runs
+    act(registry, "churn", "rollback", actor="bob")
+    assert registry.get_model("churn").aliases == {"champion": 1}
+    moves = [
+        (m.alias, m.from_version, m.to_version, m.actor) for m in registry.alias_history("churn")
+    ]
+    assert moves[-2:] == [("challenger", None, 2, "ann"), ("challenger", 2, None, "bob")]
+
+    start_rollout(registry, "churn", 2, share=10, actor="ann")
+    act(registry, "churn", "promote", actor="carol")
+    assert registry.get_model("churn").aliases == {"champion": 2}
+    moves = [
+        (m.alias, m.from_version, m.to_version, m.actor) for m in registry.alias_history("churn")
+    ]
+    assert moves[-3:] == [
+        ("challenger", None, 2, "ann"),
+        ("challenger", 2, None, "carol"),
+        ("champion", 1, 2, "carol"),
+    ]
+    assert registry.verify_audit() == len(registry.audit_log())
+
+
+def test_a_challenger_moved_elsewhere_is_left_alone(
+    served: Any, churn: Any, churn_model: Any
+) -> None:
+    registry = served
+    registry.register(churn_model, "churn", reference=churn.X.head(50))  # v3
+    registry.set_alias("churn", "challenger", 3)
+    start_rollout(registry, "churn", 2, share=10)  # takes the alias over, audited
+    assert registry.alias_history("churn", "challenger")[-1].from_version == 3
+    registry.set_alias("churn", "challenger", 3)  # someone points it elsewhere meanwhile
+    before = len(registry.alias_history("churn"))
+    act(registry, "churn", "rollback")
+    assert registry.get_model("churn").aliases["challenger"] == 3
+    assert len(registry.alias_history("churn")) == before

@@ -19,6 +19,12 @@ FAMILIES = {
     "shipyard_queue_depth": "gauge",
     "shipyard_model_load_seconds": "gauge",
 }
+USAGE_FAMILIES = {  # serving/usage.py: the cost figures, rendered by the app after these
+    "shipyard_inference_cpu_seconds_total": "counter",
+    "shipyard_predictions_total": "counter",
+    "shipyard_model_memory_bytes": "gauge",
+    "shipyard_cost_per_1k_predictions_dollars": "gauge",
+}
 PREDLOG_FAMILIES = {  # only while the server records predictions (build_app's default)
     "shipyard_predlog_written_total": "counter",
     "shipyard_predlog_pending": "gauge",
@@ -109,7 +115,7 @@ def test_metrics_parse_and_move(registry_with_models: Any, churn_data: Any) -> N
             assert first.status_code == 200
             assert first.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
             types, before = parse(first.text)
-            assert types == FAMILIES | PREDLOG_FAMILIES
+            assert types == FAMILIES | PREDLOG_FAMILIES | USAGE_FAMILIES
             for _ in range(3):
                 ok = await http.post("/v2/models/churn/infer", json=request)
                 assert ok.status_code == 200

@@ -145,6 +145,7 @@ def report(
     Nothing is recorded and no alert is sent: ``monitor run`` does that. The HTML report is one
     self-contained file (inline charts, no script, no logged row).
     """
+    from shipyard.monitoring.cost import cost_lines
     from shipyard.monitoring.html import render_html
     from shipyard.monitoring.run import run_monitor
     from shipyard.monitoring.store import MonitorStore
@@ -164,8 +165,9 @@ def report(
         monitors = MonitorStore(registry.db)
         runs = monitors.runs(model, since=start)
         events = monitors.events(model, since=start)
+        cost = _cost_section(registry, model, version, start)
     if kind == "html":
-        text = render_html(result.to_dict(), [r.report for r in runs])
+        text = render_html(result.to_dict(), [r.report for r in runs], cost)
     elif kind == "json":
         import json as _json
 
@@ -174,6 +176,7 @@ def report(
                 "report": result.to_dict(),
                 "runs": [{k: v for k, v in r.to_dict().items() if k != "report"} for r in runs],
                 "events": [e.to_dict() for e in events],
+                "cost": cost,
             },
             indent=2,
             allow_nan=False,
@@ -186,6 +189,7 @@ def report(
         )
         lines.append(f"alert events since {format_time(start)}: {len(events)}")
         lines.extend(f"  {format_time(e.at)}  {e.message}" for e in events[-10:])
+        lines.extend(cost_lines(cost))
         text = "\n".join(lines)
     if out is None:
         typer.echo(text)
@@ -195,6 +199,18 @@ def report(
     except OSError as exc:
         raise InvalidInputError(f"cannot write --out {out}: {exc.strerror}") from exc
     typer.echo(f"wrote the {kind} report to {out} ({out.stat().st_size:,} bytes)", err=True)
+
+
+def _cost_section(
+    registry: Registry, model: str, version: int | None, since: datetime
+) -> dict[str, Any]:
+    """The report's Cost section: the usage the servers metered since ``since``, per version
+    (monitoring/cost.py, at the settings' prices)."""
+    from shipyard.monitoring.cost import Prices
+    from shipyard.monitoring.usage_store import UsageStore
+
+    prices = Prices.of(registry.settings)
+    return UsageStore(registry.db).report(model, prices, version, since=since)
 
 
 # -- rules --------------------------------------------------------------------------------------
@@ -322,8 +338,15 @@ def list_rules(
     if json:
         print_json([s.to_dict() for s in stored])
         return
+    from shipyard.monitoring.alerts.defaults import DEFAULT_RULES
+
+    for rule in DEFAULT_RULES:  # built in, unless a stored or config rule takes the name
+        typer.echo(
+            f"default rule {rule.name}: {_condition(rule)} "
+            "(every model; a rule of the same name replaces it)"
+        )
     if not stored:
-        typer.echo("no alert rules yet: add one with `shipyard monitor rules add`")
+        typer.echo("no alert rules stored yet: add one with `shipyard monitor rules add`")
         return
     print_table(
         ["name", "condition", "severity", "model", "channels", "created", "by"],

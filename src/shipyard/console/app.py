@@ -15,7 +15,8 @@ as the registry's configured actor, exactly like the loopback server's managemen
 Routes, under the prefix: ``GET /login``, ``POST /login``, ``POST /logout`` and
 ``GET /static/{file}`` (the vendored CSS and script) here; each page module lists its own
 (:data:`ROUTES` joins them): :mod:`~shipyard.console.model_pages`,
-:mod:`~shipyard.console.audit_pages`.
+:mod:`~shipyard.console.deployment_pages`, :mod:`~shipyard.console.monitoring_pages`,
+:mod:`~shipyard.console.cost_pages`, :mod:`~shipyard.console.audit_pages`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from shipyard.console import audit_pages, model_pages
+from shipyard.console import (
+    audit_pages,
+    cost_pages,
+    deployment_pages,
+    model_pages,
+    monitoring_pages,
+)
 from shipyard.console.http import Receive, Request, Response, Scope, Send
 from shipyard.console.pages import Renderer
 from shipyard.console.routes import Call, Refused, Route, Viewer, match
@@ -43,7 +50,13 @@ __all__ = ["ROUTES", "ConsoleApp", "Viewer", "console_app"]
 
 log = logging.getLogger("shipyard.console")
 
-ROUTES: tuple[Route, ...] = (*model_pages.ROUTES, *audit_pages.ROUTES)
+ROUTES: tuple[Route, ...] = (
+    *model_pages.ROUTES,
+    *deployment_pages.ROUTES,
+    *monitoring_pages.ROUTES,
+    *cost_pages.ROUTES,
+    *audit_pages.ROUTES,
+)
 """Every page's routes, in one table."""
 
 

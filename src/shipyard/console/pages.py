@@ -1,8 +1,6 @@
 """Rendering: the Jinja2 environment, the navigation, and the vendored static files.
 
-:data:`NAV` is the one list of pages in the navigation bar. A page joins it when it exists
-(Deployment, Monitoring and Cost come with the serving, monitoring and cost views); none is
-listed before it works.
+:data:`NAV` is the one list of pages in the navigation bar; a page joins it when it works.
 """
 
 from __future__ import annotations
@@ -25,6 +23,9 @@ __all__ = ["NAV", "Renderer"]
 
 NAV: list[tuple[str, str, str]] = [
     ("models", "Models", "/models"),
+    ("deployments", "Deployments", "/deployments"),
+    ("monitoring", "Monitoring", "/monitoring"),
+    ("cost", "Cost", "/cost"),
     ("audit", "Audit", "/audit"),
 ]
 """(page id, label, path under the prefix) of each page in the navigation, in order."""

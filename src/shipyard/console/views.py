@@ -18,14 +18,19 @@ from shipyard.console import charts
 from shipyard.errors import IntegrityError, NotFoundError
 
 if TYPE_CHECKING:
+    from shipyard.console.monitoring_views import Health
     from shipyard.registry.client import Registry
+    from shipyard.registry.endpoints import Endpoint
     from shipyard.registry.entities import Attachment, AuditEntry, ModelVersion
     from shipyard.registry.keys import ApiKey
+    from shipyard.rollouts.store import Rollout
 
 __all__ = [
     "AuditView",
+    "Deployment",
     "ModelRow",
     "audit_view",
+    "deployments",
     "model_view",
     "models_view",
     "subject_model",
@@ -39,6 +44,16 @@ AUDIT_LIMIT = 500
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """Where a model is served, and its newest change: the endpoints serving it and, when one
+    ran, its newest rollout (``rollout`` None otherwise)."""
+
+    endpoints: tuple[str, ...]
+    at: datetime
+    rollout: Rollout | None = None
+
+
+@dataclass(frozen=True)
 class ModelRow:
     name: str
     description: str
@@ -46,6 +61,8 @@ class ModelRow:
     versions: int
     latest: int | None
     last_change: datetime | None
+    deployment: Deployment | None = None
+    health: Health | None = None
 
 
 def subject_model(subject: str) -> str:
@@ -59,11 +76,37 @@ def _reachable(key: ApiKey | None, name: str) -> bool:
     return key is None or key.reaches((name,))
 
 
+def deployments(registry: Registry) -> dict[str, Deployment]:
+    """Each served model's :class:`Deployment`, from the endpoints and rollouts tables (the
+    ones ``shipyard endpoints list`` and ``shipyard rollout status`` read)."""
+    from shipyard.registry.endpoints import EndpointStore
+    from shipyard.rollouts.store import RolloutStore
+
+    endpoints: dict[str, list[Endpoint]] = {}
+    for e in EndpointStore(registry.db).list():
+        endpoints.setdefault(e.model, []).append(e)
+    newest: dict[str, Rollout] = {}
+    for r in RolloutStore(registry.db).list():  # by id: the newest last
+        newest[r.model] = r
+    out = {}
+    for model in endpoints.keys() | newest.keys():
+        served = endpoints.get(model, [])
+        rollout = newest.get(model)
+        times = [e.updated_at for e in served] + ([rollout.updated_at] if rollout else [])
+        out[model] = Deployment(tuple(sorted(e.name for e in served)), max(times), rollout)
+    return out
+
+
 def models_view(registry: Registry, key: ApiKey | None) -> list[ModelRow]:
+    from shipyard.console.monitoring_views import health
+    from shipyard.monitoring.store import MonitorStore
+
     models = [m for m in registry.list_models() if _reachable(key, m.name)]
     by_model: dict[str, list[ModelVersion]] = {}
     for v in registry.list_versions():
         by_model.setdefault(v.model, []).append(v)
+    served = deployments(registry)
+    monitors = MonitorStore(registry.db)
     rows = []
     for m in models:
         versions = by_model.get(m.name, [])
@@ -77,6 +120,8 @@ def models_view(registry: Registry, key: ApiKey | None) -> list[ModelRow]:
                 versions=len(versions),
                 latest=m.latest_version,
                 last_change=max(times),
+                deployment=served.get(m.name),
+                health=health(monitors, m.name),
             )
         )
     return rows

@@ -9,6 +9,8 @@
 - target drift, once labels have arrived: the labels against the reference target;
 - data quality (:mod:`~shipyard.monitoring.quality`) and performance
   (:mod:`~shipyard.monitoring.performance`, set against the registered metrics);
+- attribution drift (:mod:`~shipyard.monitoring.attribution`): the ranking of live mean
+  ``|attribution|`` over a bounded sample of the rows against the training importance (NDCG);
 
 and every number as a named figure for the alert rules, plus binned histograms (shares, never
 rows) of the features for the HTML report.
@@ -26,6 +28,7 @@ import numpy as np
 
 from shipyard.errors import NotFoundError, ShipyardError
 from shipyard.monitoring.alerts.figures import drift_figures
+from shipyard.monitoring.attribution import AttributionReport, window_attribution
 from shipyard.monitoring.drift import DriftOptions, drift_report
 from shipyard.monitoring.performance import PerformanceReport, labelled, performance_report
 from shipyard.monitoring.quality import QualityReport, data_quality
@@ -69,6 +72,7 @@ class Analysis:
     target_drift: FeatureDrift | None = None
     quality: QualityReport | None = None
     performance: PerformanceReport | None = None
+    attribution: AttributionReport | None = None
     figures: dict[str, float] = field(default_factory=dict)
     histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -94,9 +98,11 @@ def analyse(
     options: DriftOptions | None = None,
     notes: list[str] | None = None,
     histograms: bool = True,
+    attribution: bool = True,
 ) -> Analysis:
     """Every report and figure of ``window`` (rows of ``reference.version``); see the module
-    docstring. ``notes`` collects what was left out and why."""
+    docstring. ``notes`` collects what was left out and why. ``attribution=False`` skips the
+    attribution drift (the costliest figure: explanations of up to a few hundred rows)."""
     notes = [] if notes is None else notes
     mv = reference.version
     signature, hashed = _logged_signature(reference.signature, window, notes)
@@ -133,6 +139,11 @@ def analyse(
     performance = _performance(signature, window, actuals, mv.metrics)
     if performance is not None:
         figures.update(performance.figures())
+    attributions = None
+    if attribution and sample is not None:
+        attributions = window_attribution(registry, mv, window, notes)
+        if attributions is not None:
+            figures.update(attributions.figures())
     return Analysis(
         rows=len(window),
         drift=drift,
@@ -140,6 +151,7 @@ def analyse(
         target_drift=target_drift,
         quality=quality,
         performance=performance,
+        attribution=attributions,
         figures=figures,
         histograms=charts,
     )

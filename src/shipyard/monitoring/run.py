@@ -8,10 +8,13 @@ reference sample and profile:
   outputs against the version's own predictions on its reference sample) and, once labels have
   arrived, target drift (the labels against the reference target);
 - data quality (:mod:`~shipyard.monitoring.quality`) and performance
-  (:mod:`~shipyard.monitoring.performance`, set against the registered metrics).
+  (:mod:`~shipyard.monitoring.performance`, set against the registered metrics);
+- attribution drift (:mod:`~shipyard.monitoring.attribution`): NDCG of the live mean
+  ``|attribution|`` over a bounded sample of rows against the training importance.
 
 (:mod:`~shipyard.monitoring.analysis` computes these). Every number becomes a named figure;
-the alert rules (from a config file, and the registry's ``alert_rules`` for the model) are
+the alert rules (from a config file, the registry's ``alert_rules`` for the model, and the
+defaults of :mod:`~shipyard.monitoring.alerts.defaults`, in that order of precedence) are
 evaluated on them — or on the figures of the window a rule names itself, such as the last
 ``24h`` or the last ``5000 rows`` up to this pass's end — with their state from the previous run,
 events go out through the :class:`~shipyard.monitoring.alerts.AlertDispatcher`, and the run, its
@@ -36,12 +39,14 @@ import numpy as np
 
 from shipyard.errors import InvalidInputError, ShipyardError
 from shipyard.monitoring.alerts.channels import AlertChannel, LogChannel
+from shipyard.monitoring.alerts.defaults import DEFAULT_RULES
 from shipyard.monitoring.alerts.dispatcher import AlertDispatcher, AlertRecord
 from shipyard.monitoring.alerts.evaluator import Observation, RuleState, evaluate
 from shipyard.monitoring.alerts.events import AlertEvent
 from shipyard.monitoring.alerts.rules import AlertRule
 from shipyard.monitoring.alerts.rules import Window as RuleWindow
 from shipyard.monitoring.analysis import Analysis, Reference, analyse, load_reference
+from shipyard.monitoring.attribution import AttributionReport
 from shipyard.monitoring.drift import DriftOptions
 from shipyard.monitoring.performance import PerformanceReport
 from shipyard.monitoring.quality import QualityReport
@@ -82,6 +87,7 @@ class MonitorResult:
     target_drift: FeatureDrift | None = None
     quality: QualityReport | None = None
     performance: PerformanceReport | None = None
+    attribution: AttributionReport | None = None
     figures: dict[str, float] = field(default_factory=dict)
     alerts: list[AlertRecord] = field(default_factory=list)
     states: dict[str, RuleState] = field(default_factory=dict)
@@ -111,6 +117,7 @@ class MonitorResult:
             "target_drift": _feature_dict(self.target_drift),
             "quality": None if self.quality is None else _clean(self.quality.to_dict()),
             "performance": None if self.performance is None else _clean(self.performance.to_dict()),
+            "attribution": None if self.attribution is None else _clean(self.attribution.to_dict()),
             "figures": _clean(self.figures),
             "alerts": [dict(a) for a in self.alerts],
             "alert_states": {name: s.to_dict() for name, s in self.states.items()},
@@ -162,6 +169,8 @@ class MonitorResult:
                 if v is not None
             ]
             lines.append(f"  performance on {p.n_labelled} labelled rows: {', '.join(parts)}")
+        if self.attribution is not None:
+            lines.append(f"  {self.attribution.summary()}")
         for a in self.alerts:
             where = ", ".join(a["delivered"]) or "nowhere"
             lines.append(
@@ -325,7 +334,7 @@ def _pass(
 
     records: list[AlertRecord] = []
     if alerts:
-        rules = _merge_rules(config_rules, monitors.rules_for(model))
+        rules = _merge_rules(_merge_rules(config_rules, monitors.rules_for(model)), DEFAULT_RULES)
         figures = _rule_figures(registry, store, reference, rules, main, end, options, notes)
         labels = {"model": model, "version": str(version)}
         states, events = _evaluate(rules, states, figures, end.timestamp(), labels, notes)
@@ -345,6 +354,7 @@ def _pass(
         target_drift=main.target_drift,
         quality=main.quality,
         performance=main.performance,
+        attribution=main.attribution,
         figures=main.figures,
         alerts=records,
         states=states,
@@ -435,6 +445,8 @@ def _rule_figures(
 
     mv = reference.version
     by_window: dict[RuleWindow | None, Mapping[str, float]] = {None: main.figures}
+    # Explanations are the costly figure: computed for a rule's window only when one watches it.
+    explained = {r.window for r in rules if r.figure.startswith("attribution.")}
     out: dict[str, Mapping[str, float]] = {}
     for rule in rules:
         if rule.window not in by_window:
@@ -447,7 +459,7 @@ def _rule_figures(
             sub_notes: list[str] = []
             by_window[w] = (
                 analyse(registry, reference, rows, options=options, notes=sub_notes,
-                        histograms=False).figures
+                        histograms=False, attribution=w in explained).figures
                 if len(rows)
                 else {}
             )  # fmt: skip

@@ -79,6 +79,7 @@ class Registry:
         parent: str | int | None = None,
         flavor: str | None = None,
         convert_onnx: bool | None = None,
+        importance: str | None = None,
     ) -> ModelVersion:
         """Register ``model`` as the next version of ``name``.
 
@@ -87,6 +88,9 @@ class Registry:
         them. From it come the signature, the reference profile and the data fingerprint.
         Without it, ``input_example`` gives the signature alone. ``convert_onnx`` (default: the
         ``convert_onnx`` setting, on) converts the model to ONNX for the serving fast path.
+        ``importance`` (default: the ``importance`` setting, ``background``) says when its
+        global importance is computed: ``sync`` now, ``background`` by the server that serves
+        it, ``off`` on first use (see :mod:`shipyard.explain.backfill`).
         """
         from shipyard import flavors
 
@@ -114,6 +118,7 @@ class Registry:
             description=description,
             parent=parent,
             convert_onnx=convert_onnx,
+            importance=importance,
         )
 
     def register_file(
@@ -159,9 +164,15 @@ class Registry:
         parent: str | int | None = None,
         signature: dict[str, Any] | None = None,
         convert_onnx: bool | None = None,
+        importance: str | None = None,
     ) -> ModelVersion:
         from shipyard import flavors
+        from shipyard.explain.backfill import check_mode
         from shipyard.registry.lineage import git_state, library_versions
+
+        importance = check_mode(
+            self.settings.importance if importance is None else importance, "importance="
+        )
 
         flavor = flavors.get_flavor(flavor_name)
         facts = flavor.describe(native)
@@ -223,6 +234,12 @@ class Registry:
 
             # Best-effort: attaches "onnx" or "onnx_rejected" (with the reason); never raises.
             if convert_and_attach(self, version, native):
+                version = self.store.get_version(name, version.version)
+        if importance == "sync":
+            from shipyard.explain.backfill import attach_at_registration
+
+            # Best-effort too: a model shap cannot explain is logged, not refused.
+            if attach_at_registration(self, version, native):
                 version = self.store.get_version(name, version.version)
         return version
 

@@ -21,7 +21,7 @@ from shipyard.sqlengine import WRITE_OPTION, open_engine
 __all__ = ["VERSION_TABLE", "Database"]
 
 VERSION_TABLE = "shipyard_alembic_version"
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 _WRITE_LOCK_KEY = 0x5348_4950  # "SHIP": the advisory-lock key of registry writes
 _MIGRATED: set[str] = set()
 _MIGRATE_GUARD = threading.Lock()

@@ -227,3 +227,32 @@ leases = sa.Table(
     sa.Column("holder", sa.String(200), nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
 )
+
+# Metered serving use (migration 0006): one row per replica, interval and version, appended by
+# the server's usage flush. Cost is computed when read (prices may change); see
+# ``monitoring/cost.py``.
+usage_intervals = sa.Table(
+    "usage_intervals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("replica", sa.String(100), nullable=False),
+    sa.Column("endpoint", sa.String(63), nullable=False),
+    sa.Column("model", sa.String(63), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("variant", sa.String(63), nullable=False),
+    sa.Column("start", _Time, nullable=False),
+    sa.Column("end", _Time, nullable=False),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("predictions", sa.BigInteger, nullable=False),
+    sa.Column("cpu_seconds", sa.Float, nullable=False),
+    sa.Column("memory_bytes", sa.BigInteger, nullable=False),
+    sa.Column("resident_seconds", sa.Float, nullable=False),
+    sa.Column("cpu_request", sa.Float, nullable=False),  # vCPUs granted to this version
+    sa.Column("memory_request_bytes", sa.BigInteger, nullable=False),
+)
+sa.Index(
+    "ix_usage_intervals_model",
+    usage_intervals.c.model,
+    usage_intervals.c.version,
+    usage_intervals.c.end,
+)

@@ -214,6 +214,8 @@ class RolloutController:
             )
             transition = machine.pause(kept, srm)
         decision = transition.decision
+        # Every evaluation's figures, holds included (the console shows the guardrails' now).
+        observed["last_evaluation"] = {**decision.to_dict(), "at": time.time()}
         if decision.action == Action.ADVANCE:
             observed["step_started"] = time.time()
             observed["step_counts"] = {v: c[0] for v, c in observed["counts"].items()}

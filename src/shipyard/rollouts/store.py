@@ -4,9 +4,16 @@ A rollout row holds the endpoint, the model, the baseline and candidate versions
 (``canary``, ``ab`` or ``shadow``), the status, the plan (:meth:`RolloutPlan.to_dict`) and the
 state (:meth:`RolloutState.to_dict`, plus the controller's running counters under ``observed``).
 Every change is one write transaction that also changes the endpoint's routing (through
-:meth:`EndpointStore.set_routing`), moves ``champion`` on promotion, and appends its audit entry
+:meth:`EndpointStore.set_routing`), moves the model's aliases, and appends its audit entry
 (``rollout.start``, ``rollout.advance``, ``rollout.promote``, ...; subject ``rollout:ENDPOINT``),
-so a rollout's step, the traffic it sends and its audit entry land together or not at all.
+so a rollout's step, the traffic it sends, its aliases and its audit entry land together or not
+at all.
+
+The aliases tell a rollout's story in the model's alias history, as MLflow users read it: the
+start points ``challenger`` at the candidate; a rollback removes ``challenger``; a promotion
+removes ``challenger`` and moves ``champion`` to the candidate. Each move is an audited alias
+move (``alias.set`` / ``alias.delete``, subject ``MODEL@ALIAS``) by the rollout's actor. A
+``challenger`` that someone pointed elsewhere meanwhile is left alone at the end.
 Evaluations that only hold update the state without an audit entry (they come every few seconds).
 
 One endpoint has at most one active rollout (running, paused or stopped): starting another is a
@@ -43,6 +50,8 @@ __all__ = ["ACTIVE", "MODES", "Rollout", "RolloutStore", "routing_for"]
 Mode = Literal["canary", "ab", "shadow"]
 MODES: tuple[Mode, ...] = ("canary", "ab", "shadow")
 ACTIVE = ("running", "paused", "stopped")
+CHAMPION = "champion"
+CHALLENGER = "challenger"
 CANDIDATE = "candidate"
 SHADOW = "shadow"
 _STATUS = {"progressing": "running"}  # the machine's phase -> the row's status
@@ -211,6 +220,7 @@ class RolloutStore:
                 )  # fmt: skip
             policy, variants, rkey = routing_for(seeded, rollout, state.weight)
             self._endpoints.set_routing(endpoint, policy, variants, actor, key=rkey, conn=conn)
+            self._point(conn, rollout, CHALLENGER, actor)
             self._meta._audit(
                 conn,
                 actor,
@@ -283,8 +293,8 @@ class RolloutStore:
         observed: dict[str, Any] | None = None,
     ) -> Rollout:
         """Persist a decision: the state, the endpoint's routing for the new weight (or back to
-        one variant when finished), ``champion`` moved on promotion, and the audit entry
-        ``rollout.ACTION``, all in one transaction."""
+        one variant when finished), ``challenger`` removed when finished and ``champion`` moved
+        on promotion, and the audit entry ``rollout.ACTION``, all in one transaction."""
         state, decision = transition.state, transition.decision
         status = status_of(state)
         finished = status if status in ("promoted", "rolled_back") else None
@@ -304,8 +314,10 @@ class RolloutStore:
                 )
             )
             endpoint = self._endpoint(conn, rollout.endpoint)
+            if finished:
+                self._drop_challenger(conn, rollout, actor)
             if finished == "promoted":
-                self._move_champion(conn, rollout, actor)
+                self._point(conn, rollout, CHAMPION, actor)
             if finished or decision.weight != rollout.state.weight:
                 policy, variants, key = routing_for(
                     endpoint, rollout, decision.weight, finished=finished
@@ -330,27 +342,44 @@ class RolloutStore:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _move_champion(self, conn: sa.Connection, rollout: Rollout, actor: str) -> None:
+    def _point(self, conn: sa.Connection, rollout: Rollout, alias: str, actor: str) -> None:
+        """Point ``alias`` at the candidate (an audited alias move; none if it already is)."""
         meta = self._meta
         model_id = meta._model_id(conn, rollout.model)
         meta._version_row(conn, model_id, rollout.model, rollout.candidate_version)
-        before = meta._alias_version(conn, model_id, "champion")
+        before = meta._alias_version(conn, model_id, alias)
         if before == rollout.candidate_version:
             return
         if before is None:
             conn.execute(
                 t.aliases.insert().values(
-                    model_id=model_id, alias="champion", version=rollout.candidate_version
+                    model_id=model_id, alias=alias, version=rollout.candidate_version
                 )
             )
         else:
             conn.execute(
                 t.aliases.update()
-                .where(t.aliases.c.model_id == model_id, t.aliases.c.alias == "champion")
+                .where(t.aliases.c.model_id == model_id, t.aliases.c.alias == alias)
                 .values(version=rollout.candidate_version)
             )
         meta._record_move(
-            conn, model_id, rollout.model, "champion", before, rollout.candidate_version, actor,
+            conn, model_id, rollout.model, alias, before, rollout.candidate_version, actor,
+            utcnow(),
+        )  # fmt: skip
+
+    def _drop_challenger(self, conn: sa.Connection, rollout: Rollout, actor: str) -> None:
+        """Remove ``challenger`` if it still names the candidate (an audited alias move)."""
+        meta = self._meta
+        model_id = meta._model_id(conn, rollout.model)
+        if meta._alias_version(conn, model_id, CHALLENGER) != rollout.candidate_version:
+            return
+        conn.execute(
+            t.aliases.delete().where(
+                t.aliases.c.model_id == model_id, t.aliases.c.alias == CHALLENGER
+            )
+        )
+        meta._record_move(
+            conn, model_id, rollout.model, CHALLENGER, rollout.candidate_version, None, actor,
             utcnow(),
         )  # fmt: skip
 

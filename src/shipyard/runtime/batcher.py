@@ -30,7 +30,9 @@ Observability (for the metrics module): :attr:`MicroBatcher.queue_depth` (reques
 and two hooks, settable after construction: ``on_batch(model, size)``, called on the event loop
 as each batch is dispatched with the predictor and the number of requests coalesced, and
 ``on_queue_depth(depth)``, called with the requests left waiting after each dispatch. A hook
-that raises is logged and ignored.
+that raises is logged and ignored. ``on_usage(model, requests, rows, cpu_seconds)`` is called
+on the event loop after each successful batch with the thread CPU time of its predict call
+(``time.thread_time()`` in the thread that ran it), for usage metering.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class MicroBatcher:
         """Lone single-row predictions that took at most this long run inline (0: never)."""
         self.on_batch = on_batch
         self.on_queue_depth = on_queue_depth
+        self.on_usage: Callable[[BatchModel, int, int, float], None] | None = None
         self.last_batch_size = 0
         """Requests in the last batch dispatched."""
         self.last_batch_rows = 0
@@ -226,13 +229,13 @@ class MicroBatcher:
                 and self._lone_seconds <= self.inline_max_seconds
             ):
                 self.inline_batches += 1
-                outputs, seconds = _timed(model, frames, proba)
+                outputs, seconds, cpu = _timed(model, frames, proba)
             else:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(
                         1, thread_name_prefix=f"shipyard-{self.name}"
                     )
-                outputs, seconds = await loop.run_in_executor(
+                outputs, seconds, cpu = await loop.run_in_executor(
                     self._executor, _timed, model, frames, proba
                 )
             if lone:
@@ -263,6 +266,11 @@ class MicroBatcher:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        if self.on_usage is not None:
+            try:  # a metering hook must not fail predictions
+                self.on_usage(model, len(batch), rows, cpu)
+            except Exception:
+                log.exception("model %s: the usage hook failed", self.name)
         if len(batch) == 1:
             item = batch[0]
             if not item.future.done():
@@ -296,11 +304,12 @@ def _weak(model: BatchModel) -> Callable[[], BatchModel | None]:
         return _nobody
 
 
-def _timed(model: BatchModel, frames: list[Frame], proba: bool) -> tuple[Outputs, float]:
-    """The batch's outputs, and the seconds the prediction took (in the thread that ran it)."""
-    started = time.perf_counter()
+def _timed(model: BatchModel, frames: list[Frame], proba: bool) -> tuple[Outputs, float, float]:
+    """The batch's outputs, the seconds the prediction took, and the CPU-seconds the thread
+    that ran it spent (work the library handed to threads of its own is not included)."""
+    started, cpu = time.perf_counter(), time.thread_time()
     outputs = model.predict_batch(frames, proba=proba)
-    return outputs, time.perf_counter() - started
+    return outputs, time.perf_counter() - started, time.thread_time() - cpu
 
 
 def _expected(exc: BaseException) -> bool:

@@ -43,6 +43,7 @@ from shipyard.serving.metrics import Metrics, PredlogCounts
 from shipyard.serving.predictor import PROBABILITIES, Outputs, Predictor
 from shipyard.serving.protocols import mlflow, v1, v2, v2_binary
 from shipyard.serving.routing import Route
+from shipyard.serving.usage import UsageMeter
 
 __all__ = ["STATUS", "ServingApp", "new_request_id"]
 
@@ -152,8 +153,11 @@ class ServingApp:
         prediction_log: PredictionLog | None = None,
         background: Sequence[Callable[[ServingApp], Coroutine[Any, Any, None]]] = (),
         console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
+        usage: UsageMeter | None = None,
     ) -> None:
         self.hosts = dict(hosts)
+        self.usage = usage if usage is not None else UsageMeter()  # CPU, memory: the cost
+        self.usage.variant_of = self._variant_of
         self.console = console  # the web console at /ui (it does its own auth), or None
         self.background = tuple(background)  # tasks to run beside the hosts (the rollouts)
         self.max_body_bytes = max_body_bytes
@@ -231,6 +235,9 @@ class ServingApp:
         version = predictor.version
         self.metrics.observe_model_load(
             endpoint, version.model, str(version.version), "main", seconds
+        )
+        self.usage.loaded(
+            endpoint, predictor, version.model, version.version, predictor.memory_bytes
         )
         configure = getattr(self.prediction_log, "configure_model", None)
         host = self.hosts.get(endpoint)
@@ -410,7 +417,7 @@ class ServingApp:
             for name, h in self.hosts.items()
             if h.shadows.sent or h.shadows.dropped
         ]
-        return 200, self.metrics.render(counts, shadows)
+        return 200, self.metrics.render(counts, shadows) + self.usage.render().encode()
 
     async def _log(
         self,
@@ -474,6 +481,24 @@ class ServingApp:
 
         host.batcher.on_batch = on_batch
         host.batcher.on_queue_depth = on_queue_depth
+        usage = self.usage
+
+        def on_usage(predictor: object, requests: int, rows: int, cpu: float) -> None:
+            if isinstance(predictor, Predictor):
+                version = predictor.version
+                usage.record(name, version.model, version.version, requests, rows, cpu)
+
+        host.batcher.on_usage = on_usage
+
+    def _variant_of(self, endpoint: str, version: int) -> str:
+        """The variant ``version`` serves as on ``endpoint`` now ("" when it serves as none:
+        a version addressed directly, or no longer loaded)."""
+        host = self.hosts.get(endpoint)
+        if host is not None:
+            for name, predictor in host.variants.items():
+                if predictor.version.version == version:
+                    return name
+        return ""
 
     def _route(self, method: str, path: str, call: _Call) -> Handler:
         methods = self._routes.get(path)

@@ -36,6 +36,7 @@ from shipyard.runtime.batcher import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_WAIT, M
 from shipyard.serving.frame import Frame, validate_columns
 from shipyard.serving.predictor import Outputs, Predictor
 from shipyard.serving.routing import Route, ShadowRunner, VariantStats
+from shipyard.serving.usage import measure_load
 
 if TYPE_CHECKING:
     from shipyard.registry.client import Registry
@@ -205,21 +206,24 @@ class ModelHost:
 
     def _load(self, ref: str, strict: bool = True) -> Predictor:
         started = time.perf_counter()
-        loaded = self.registry.load(ref)
-        onnx = None
-        digest = loaded.version.attachments.get("onnx") if self.use_onnx else None
-        if digest:
+        with measure_load() as footprint:  # RSS growth, one load at a time (serving/usage.py)
+            loaded = self.registry.load(ref)
+            onnx = None
+            digest = loaded.version.attachments.get("onnx") if self.use_onnx else None
+            if digest:
+                try:
+                    onnx = self.registry.artifacts.get(digest)  # verified against its digest
+                except Exception as exc:  # missing or corrupt: serve natively, say why
+                    log.warning("endpoint %s: %s: no ONNX fast path: %s", self.name, ref, exc)
+            predictor = Predictor(loaded, onnx=onnx)
             try:
-                onnx = self.registry.artifacts.get(digest)  # verified against its digest
-            except Exception as exc:  # missing or corrupt: serve natively, say why
-                log.warning("endpoint %s: %s: no ONNX fast path: %s", self.name, ref, exc)
-        predictor = Predictor(loaded, onnx=onnx)
-        try:
-            self._warm(predictor)
-        except Exception as exc:
-            if strict:
-                raise
-            log.warning("endpoint %s: %s failed its warm-up: %s", self.name, ref, exc)
+                self._warm(predictor)
+            except Exception as exc:
+                if strict:
+                    raise
+                log.warning("endpoint %s: %s failed its warm-up: %s", self.name, ref, exc)
+        # Freed memory the allocator reused is not growth: the artifact's size is the floor.
+        predictor.memory_bytes = footprint.bytes or loaded.version.artifact_size
         seconds = time.perf_counter() - started
         log.info(
             "endpoint %s: %s loaded (%s path) in %.2fs",

@@ -36,7 +36,14 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-__all__ = ["BATCH_BUCKETS", "CONTENT_TYPE", "DURATION_BUCKETS", "Metrics", "PredlogCounts"]
+__all__ = [
+    "BATCH_BUCKETS",
+    "CONTENT_TYPE",
+    "DURATION_BUCKETS",
+    "Metrics",
+    "PredlogCounts",
+    "VariantTotals",
+]
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 # From half a millisecond (a fast single-row request) to ten seconds (a large batch on a forest).
@@ -73,6 +80,17 @@ class PredlogCounts(NamedTuple):
     failed: int
     dropped: int
     sampled_out: int = 0
+
+
+class VariantTotals(NamedTuple):
+    """One variant's request counters since the server started, across versions and statuses:
+    requests, those answered 5xx, per-bucket (not cumulative) duration counts (the last one for
+    +Inf) and the sum of durations in seconds."""
+
+    requests: int
+    errors: int
+    buckets: tuple[int, ...]
+    seconds: float
 
 
 class _Histogram:
@@ -151,6 +169,22 @@ class Metrics:
         """Loading and warming ``version`` took ``seconds``."""
         with self._lock:
             self._load_seconds[(endpoint, model, version, variant)] = seconds
+
+    def variant_totals(self, endpoint: str) -> dict[str, VariantTotals]:
+        """Per variant of ``endpoint``, its requests so far (on the event loop, as the request
+        path); requests that named their version (no variant) are left out."""
+        totals: dict[str, tuple[int, int, list[int], float]] = {}
+        for (name, _, _, variant, status), series in self._requests.items():
+            if name != endpoint or not variant:
+                continue
+            count = sum(series.counts)
+            requests, errors, buckets, seconds = totals.get(
+                variant, (0, 0, [0] * len(series.counts), 0.0)
+            )
+            failed = count if status.isdigit() and int(status) >= 500 else 0
+            merged = [a + b for a, b in zip(buckets, series.counts, strict=True)]
+            totals[variant] = (requests + count, errors + failed, merged, seconds + series.sum)
+        return {v: VariantTotals(r, e, tuple(b), s) for v, (r, e, b, s) in totals.items()}
 
     # -- the scrape ---------------------------------------------------------------------------
 

@@ -82,6 +82,8 @@ class Predictor:
             for f in self.signature.inputs
             if f.kind == "datetime" and "," in f.dtype
         }
+        self.memory_bytes = 0
+        """The measured load footprint (set by the host that loaded it; serving/usage.py)."""
         self.fast: OnnxRunner | None = None
         if onnx is not None:
             from shipyard.runtime.onnx_runner import OnnxRunner

@@ -7,12 +7,15 @@ all it refuses to start, unless ``--insecure`` says to serve anyone who can reac
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInputError, NotFoundError
+from shipyard.monitoring.cost import Prices
+from shipyard.monitoring.usage_store import UsageRow, UsageStore
 from shipyard.predlog import PredictionLog, PredictionStore, default_url
 from shipyard.registry.changes import follow
 from shipyard.registry.endpoints import Endpoint, EndpointStore
@@ -29,6 +32,7 @@ from shipyard.serving.auth import Authenticator
 from shipyard.serving.hosts import ModelHost
 from shipyard.serving.management import Management
 from shipyard.serving.metrics import Metrics
+from shipyard.serving.usage import UsageMeter
 
 if TYPE_CHECKING:
     from shipyard.monitoring.alerts import AlertDispatcher
@@ -110,6 +114,11 @@ def build_app(
             registry, interval=rollout_interval, metric=metric, dispatcher=dispatcher
         )
         background.append(controller.run)
+    if registry.settings.importance != "off":
+        from shipyard.explain.backfill import importance_job
+
+        # Each served version's global importance, computed once after it is loaded.
+        background.append(importance_job(registry))
     if monitor_interval is not None and prediction_log is not None:
         background.append(
             _monitor_job(
@@ -121,6 +130,8 @@ def build_app(
                 monitor_channels,
             )
         )
+    usage = _usage_meter(registry)
+    background.append(_usage_job(registry, registry.settings.usage_flush_interval))
     web = None
     if console:
         from shipyard.console import console_app
@@ -137,10 +148,51 @@ def build_app(
         prediction_log=prediction_log,
         background=background,
         console=web,
+        usage=usage,
     )
     if web is not None:
         web.attach(app)
     return app
+
+
+def _usage_meter(registry: Registry) -> UsageMeter:
+    """The usage meter with the settings' prices and resource requests."""
+    settings = registry.settings
+    return UsageMeter(
+        prices=Prices.of(settings),
+        cpu_request=settings.cost_cpu_request,
+        memory_request_bytes=settings.cost_memory_request,
+    )
+
+
+def _usage_job(
+    registry: Registry, interval: float
+) -> Callable[[ServingApp], Coroutine[Any, Any, None]]:
+    """A background job writing the metered usage to the registry every ``interval``
+    seconds, and once more when the server stops. Rows a write failed to store are kept (a
+    bounded number) and written with the next interval."""
+
+    async def job(app: ServingApp) -> None:
+        store = UsageStore(registry.db)
+        pending: list[UsageRow] = []
+
+        def write(rows: list[UsageRow]) -> list[UsageRow]:
+            try:
+                store.append(rows)
+            except Exception as exc:  # the registry is down: keep them for the next interval
+                log.warning("usage: %d rows not stored yet: %s", len(rows), exc)
+                return rows[-10_000:]
+            return []
+
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                pending = await asyncio.to_thread(write, pending + app.usage.take())
+        except asyncio.CancelledError:
+            write(pending + app.usage.take())  # the server is stopping: the last interval
+            raise
+
+    return job
 
 
 def _monitor_job(

@@ -83,14 +83,7 @@
       streams.push(source);
       source.addEventListener("audit", function (event) {
         if (node.hasAttribute("data-refresh")) {
-          if (editing() || document.querySelector("#main [role=alert]")) return;
-          fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); })
-            .then(function (html) {
-              var focusId = document.activeElement && document.activeElement.id;
-              var scroll = window.scrollY;
-              swapMain(html, focusId ? "#" + CSS.escape(focusId) : "#none", true);
-              window.scrollTo(0, scroll);
-            });
+          refresh();
           return;
         }
         node.insertAdjacentHTML("afterbegin", event.data);
@@ -98,6 +91,132 @@
         if (row) row.classList.add("fresh");
       });
     });
+      var live = root.querySelector("[data-live]");
+    if (live && window.EventSource) watchLive(live);
+  }
+
+  // Re-render the page in place (unless you are typing or reading an error).
+  function refresh() {
+    if (editing() || document.querySelector("#main [role=alert]")) return;
+    fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); })
+      .then(function (html) {
+        var focusId = document.activeElement && document.activeElement.id;
+        var scroll = window.scrollY;
+        swapMain(html, focusId ? "#" + CSS.escape(focusId) : "#none", true);
+        window.scrollTo(0, scroll);
+      });
+  }
+
+  // data-live: the Deployment page's event stream. A "figures" event (one point: per variant
+  // requests/s, error rate, p50, p99) updates the table in place and redraws the live chart;
+  // a "rollout" event whose stamp differs from the page's re-renders the page.
+  function watchLive(live) {
+    var figure = live.querySelector("#live-chart");
+    var history = { points: [], window: 300 };
+    var data = live.querySelector("#live-history");
+    try { if (data) history = JSON.parse(data.textContent); } catch (e) { /* keep it empty */ }
+    var add = figure ? liveChart(figure, history) : function () {};
+    var source = new EventSource(live.getAttribute("data-live"));
+    streams.push(source);
+    source.addEventListener("figures", function (event) {
+      var point = JSON.parse(event.data);
+      Object.keys(point.variants).forEach(function (name) {
+        var row = live.querySelector('tr[data-variant="' + CSS.escape(name) + '"]');
+        if (!row) return;
+        Array.prototype.forEach.call(row.querySelectorAll("[data-field]"), function (cell) {
+          var field = cell.getAttribute("data-field");
+          cell.textContent = figureText(field, point.variants[name][field]);
+        });
+      });
+      add(point);
+    });
+    source.addEventListener("rollout", function (event) {
+      if (event.data === live.getAttribute("data-stamp")) return;
+      live.setAttribute("data-stamp", event.data);
+      refresh();
+    });
+  }
+
+  function figureText(field, value) {
+    if (value === null || value === undefined) return "-";
+    if (field === "error_rate") return (value * 100).toFixed(2) + "%";
+    if (field === "total") return String(value);
+    if (field === "rps") return value.toFixed(1);
+    return value.toFixed(2);
+  }
+
+  var SVG = "http://www.w3.org/2000/svg";
+  var CHARTS = [["rps", "Requests/s"], ["p99_ms", "p99 latency (ms)"]];
+
+  function el(parent, name, attrs, text) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) node.textContent = text;
+    parent.appendChild(node);
+    return node;
+  }
+
+  // Two small inline SVG line charts (requests/s and p99), one line per variant, over the
+  // last history.window seconds; returns the function that adds a point and redraws.
+  function liveChart(figure, history) {
+    var holder = figure.querySelector(".charts");
+    var names = (figure.getAttribute("data-variants") || "").split(" ").filter(Boolean);
+    var points = history.points || [];
+    var keep = history.window || 300;
+    var W = 360, H = 170, L = 46, R = 10, T = 22, B = 22;
+
+    function draw() {
+      holder.textContent = "";
+      var now = points.length ? points[points.length - 1].t : Date.now() / 1000;
+      // The x axis grows with the history, from one minute up to the whole window.
+      var span = Math.min(keep, Math.max(60, points.length ? now - points[0].t : 0));
+      var ago = span < 120 ? "-" + Math.round(span) + " s" : "-" + Math.round(span / 60) + " min";
+      CHARTS.forEach(function (chart) {
+        var key = chart[0], top = 0, latest = [];
+        points.forEach(function (p) {
+          names.forEach(function (n) {
+            var f = p.variants[n];
+            if (f && f[key] !== null && f[key] !== undefined) top = Math.max(top, f[key]);
+          });
+        });
+        top = top > 0 ? top * 1.15 : 1;
+        var svg = el(holder, "svg", {
+          "class": "chart live", viewBox: "0 0 " + W + " " + H, role: "img", "data-metric": key
+        });
+        el(svg, "text", { "class": "title", x: L, y: 13 }, chart[1]);
+        [0, top / 2, top].forEach(function (v) {
+          var y = T + (1 - v / top) * (H - T - B);
+          el(svg, "line", { "class": "grid", x1: L, x2: W - R, y1: y.toFixed(1), y2: y.toFixed(1) });
+          el(svg, "text", { "class": "tick", x: L - 5, y: (y + 4).toFixed(1), "text-anchor": "end" },
+            v >= 100 ? v.toFixed(0) : v.toPrecision(2));
+        });
+        el(svg, "line", { "class": "axis", x1: L, x2: W - R, y1: H - B, y2: H - B });
+        el(svg, "text", { "class": "tick", x: L, y: H - 6 }, ago);
+        el(svg, "text", { "class": "tick", x: W - R, y: H - 6, "text-anchor": "end" }, "now");
+        names.forEach(function (n) {
+          var coords = [], last = null;
+          points.forEach(function (p) {
+            var f = p.variants[n];
+            if (!f || f[key] === null || f[key] === undefined || now - p.t > span) return;
+            var x = L + (1 - (now - p.t) / span) * (W - L - R);
+            var y = T + (1 - f[key] / top) * (H - T - B);
+            coords.push(x.toFixed(1) + "," + y.toFixed(1));
+            last = f[key];
+          });
+          el(svg, "polyline", { "class": "line v-" + n, points: coords.join(" "), "data-variant": n,
+            "data-count": coords.length });
+          if (last !== null) latest.push(n + " " + figureText(key, last));
+        });
+        svg.setAttribute("aria-label", chart[1] + " per variant over the last " +
+          Math.round(span) + " seconds" + (latest.length ? "; now " + latest.join(", ") : ""));
+      });
+    }
+    draw();
+    return function (point) {
+      points.push(point);
+      while (points.length && points[0].t < point.t - keep) points.shift();
+      draw();
+    };
   }
 
   document.addEventListener("submit", onSubmit);
