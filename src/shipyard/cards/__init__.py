@@ -44,9 +44,18 @@ def model_card(
     *,
     info: Mapping[str, str] | None = None,
     importance_rows: int = 1_000,
+    compute_importance: bool = True,
 ) -> dict[str, Any]:
-    """The card of one version as data (Model Card Toolkit fields)."""
-    return build_card(gather(registry, ref, info=info, importance_rows=importance_rows))
+    """The card of one version as data (Model Card Toolkit fields); ``compute_importance=False``
+    uses only a stored global importance."""
+    facts = gather(
+        registry,
+        ref,
+        info=info,
+        importance_rows=importance_rows,
+        compute_importance=compute_importance,
+    )
+    return build_card(facts)
 
 
 def render(card: dict[str, Any], fmt: str) -> str:

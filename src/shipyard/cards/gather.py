@@ -70,8 +70,12 @@ def gather(
     *,
     info: Mapping[str, str] | None = None,
     importance_rows: int = 1_000,
+    compute_importance: bool = True,
 ) -> dict[str, Any]:
-    """The facts of one version as plain data (see :func:`shipyard.cards.card.build_card`)."""
+    """The facts of one version as plain data (see :func:`shipyard.cards.card.build_card`).
+
+    ``compute_importance=False`` only reads a stored global importance (the console's pages
+    must not start seconds of SHAP work on a GET)."""
     version = registry.get_version(ref)
     model = registry.get_model(version.model)
     tags = {**model.tags, **version.tags}
@@ -83,7 +87,10 @@ def gather(
     profile = None
     if version.profile_digest is not None:
         profile = registry.reference_profile(version.ref)
-    importance, importance_note = _importance(registry, version.ref, importance_rows)
+    if compute_importance:
+        importance, importance_note = _importance(registry, version.ref, importance_rows)
+    else:
+        importance, importance_note = _stored_importance(registry, version.ref)
     return {
         "version": version.to_dict(),
         "model": {"name": model.name, "description": model.description, "tags": model.tags},
@@ -118,6 +125,18 @@ def _importance(registry: Registry, ref: str, rows: int) -> tuple[dict[str, Any]
         return global_importance(registry, ref, rows=rows), ""
     except ShipyardError as exc:  # no reference data, shap missing: the card says why
         return None, str(exc)
+
+
+def _stored_importance(registry: Registry, ref: str) -> tuple[dict[str, Any] | None, str]:
+    from shipyard.explain.importance import stored_importance
+
+    found = stored_importance(registry, ref)
+    if found is None:
+        return None, (
+            "not computed yet: the server computes it after it loads the version, "
+            f"and `shipyard card {ref}` computes it now"
+        )
+    return found, ""
 
 
 def _monitoring(registry: Registry, model: str, version: int, since: Any) -> list[dict[str, Any]]:

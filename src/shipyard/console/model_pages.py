@@ -9,6 +9,7 @@ Routes, under the console's prefix::
     POST /models/{m}/aliases        set an alias (alias, version)        write
     POST /models/{m}/aliases/delete remove an alias (alias)              write
     GET  /models/{m}/versions/{v}   the Version page
+    GET  /models/{m}/versions/{v}/card/{md|html|json}  its model card, to download
     POST /models/{m}/versions/{v}/tags         set a tag (key, value)   write
     POST /models/{m}/versions/{v}/tags/delete  remove a tag (key)       write
 """
@@ -58,6 +59,21 @@ async def version(call: Call) -> Response:
     number = version_number("version", call.params["number"])
     data = await asyncio.to_thread(views.version_view, call.registry, call.params["name"], number)
     return call.render("version.html", page="models", **data)
+
+
+async def card(call: Call) -> Response:
+    number = version_number("version", call.params["number"])
+    text, kind = await asyncio.to_thread(
+        views.card_file, call.registry, call.params["name"], number, call.params["fmt"]
+    )
+    name = f"{call.params['name']}-{number}.{call.params['fmt']}"
+    disposition = "inline" if call.params["fmt"] == "html" else "attachment"
+    return Response(
+        200,
+        text.encode(),
+        kind,
+        [(b"content-disposition", f'{disposition}; filename="{name}"'.encode())],
+    )
 
 
 async def _act(call: Call, change: Callable[[Registry, dict[str, str]], object]) -> Response:
@@ -125,6 +141,7 @@ ROUTES = (
     Route(("models", _M, "aliases"), "POST", set_alias, acts=True, model="name"),
     Route(("models", _M, "aliases", "delete"), "POST", delete_alias, acts=True, model="name"),
     Route(("models", _M, "versions", "{number}"), "GET", version, model="name"),
+    Route(("models", _M, "versions", "{number}", "card", "{fmt}"), "GET", card, model="name"),
     Route(("models", _M, "versions", "{number}", "tags"), "POST", set_tag, acts=True, model="name"),
     Route(
         ("models", _M, "versions", "{number}", "tags", "delete"),

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shipyard.cards import model_card
+from shipyard.cards.render import outline
 from shipyard.console import charts
 from shipyard.errors import IntegrityError, NotFoundError
 
@@ -206,7 +208,9 @@ def version_view(registry: Registry, name: str, number: int) -> dict[str, Any]:
             svg = ""
         features.append({"name": fname, "entry": entry, "svg": svg})
     reports = [a for a in attached if a.kind == "gate_report"]
+    card = model_card(registry, version.ref, compute_importance=False)
     return {
+        "card_blocks": outline(card),
         "version": version,
         "signature": version.signature,
         "lineage": version.lineage,
@@ -283,3 +287,21 @@ def audit_after(registry: Registry, seq: int, key: ApiKey | None) -> list[AuditE
         if e.seq > seq
         and (key is None or not key.models or key.reaches((subject_model(e.subject),)))
     ]
+
+
+CARD_TYPES = {
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "json": "application/json",
+}
+
+
+def card_file(registry: Registry, name: str, number: int, fmt: str) -> tuple[str, str]:
+    """The version's model card in ``fmt`` (md, html, json) and its content type; the global
+    importance only if stored (a page view starts no SHAP work)."""
+    from shipyard.cards import render
+
+    if fmt not in CARD_TYPES:
+        raise NotFoundError(f"no card format {fmt!r}; use md, html or json")
+    card = model_card(registry, f"{name}/{number}", compute_importance=False)
+    return render(card, fmt), CARD_TYPES[fmt]
