@@ -52,3 +52,10 @@ def test_cli_command_in_readme_exists(argv: list[str]) -> None:
     if result.exit_code != 0:  # a one-word command whose second word is an argument
         result = CliRunner().invoke(app, [words[0], "--help"])
     assert result.exit_code == 0, result.output
+
+
+def test_every_image_in_the_readme_exists() -> None:
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README.read_text())
+    assert images, "the README shows the console"
+    for image in images:
+        assert (README.parent / image).is_file(), image
