@@ -27,16 +27,21 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Keys, list[Any]]]:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from shipyard.registry.client import Registry
 
-    registry = Registry(Settings(home=tmp_path_factory.mktemp("mon-ui") / "home", actor="tester"))
+    found = Registry(Settings(home=tmp_path_factory.mktemp("mon-ui") / "home", actor="tester"))
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def site(registry: Any) -> Iterator[tuple[str, Keys, list[Any]]]:
     populate(registry)
     results = monitor(registry)
     keys = make_keys(registry)
     with live_server(console_app(registry, auth_required=False, auth_ttl=0.0)) as base:
         yield base, keys, results
-    registry.close()
 
 
 def test_the_monitoring_pages_render_their_charts(browser: Any, site: Any) -> None:
@@ -130,4 +135,35 @@ def test_first_load_of_the_monitoring_pages_is_under_the_budget(browser: Any, si
         sizes[path] = first_load(page, base, path)
     assert all(size <= BUDGET for size in sizes.values()), sizes
     print("compressed first load (bytes):", sizes)
+    done(page)
+
+
+def test_a_new_run_redraws_the_page_by_itself(browser: Any, site: Any, registry: Any) -> None:
+    """Pushed, not polled: the page's event stream says when the monitor recorded a run, and
+    the page draws itself again. (Last in this module: it adds a run the others would count.)"""
+    from shipyard.monitoring.store import MonitorStore
+
+    base, keys, _ = site
+    page = login(browser, base, keys.read)
+    page.goto("/ui/monitoring/churn")
+    before = page.locator("#summary").inner_text()
+    store = MonitorStore(registry.db)
+    newest = store.runs("churn")[-1]
+    store.record_run(  # what a monitor pass writes: here the newest window, once more
+        model="churn",
+        version=newest.version,
+        window_start=newest.window_start,
+        window_end=newest.window_end,
+        rows=newest.rows,
+        status=newest.status,
+        report=newest.report,
+        started_at=newest.started_at,
+    )
+    n_runs = len(store.runs("churn"))
+    page.wait_for_function(
+        "([text]) => document.querySelector('#summary').innerText.includes(text)",
+        arg=[f"{n_runs} runs recorded"],
+        timeout=60_000,
+    )
+    assert page.locator("#summary").inner_text() != before
     done(page)

@@ -137,6 +137,7 @@ def monitoring_view(registry: Registry, name: str) -> dict[str, Any]:
     return {
         "name": model.name,
         "model": model,
+        "newest_run_id": max((r.id for r in runs), default=0),
         "runs": list(reversed(runs))[:RUNS_SHOWN],
         "n_runs": len(runs),
         "newest": newest,

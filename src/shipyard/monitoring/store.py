@@ -248,6 +248,15 @@ class MonitorStore:
             row = conn.execute(query).first()
         return None if row is None else _run(row)
 
+    def newest_run_id(self, model: str) -> int:
+        """The id of ``model``'s newest recorded run (0 before the first): one index read, for
+        a page that wants to know whether anything new was recorded."""
+        c = t.monitor_runs.c
+        query = sa.select(sa.func.max(c.id)).where(c.model == model)
+        with self.db.read() as conn:
+            found = conn.execute(query).scalar()
+        return 0 if found is None else int(found)
+
     def runs(
         self, model: str, *, since: datetime | None = None, limit: int | None = None
     ) -> list[MonitorRun]:

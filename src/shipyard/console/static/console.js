@@ -81,6 +81,8 @@
       if (!window.EventSource) return;
       var source = new EventSource(node.getAttribute("data-stream"));
       streams.push(source);
+      // "changed": something the page shows was recorded (a monitor run): draw it again
+      source.addEventListener("changed", function () { refresh(); });
       source.addEventListener("audit", function (event) {
         if (node.hasAttribute("data-refresh")) {
           refresh();
