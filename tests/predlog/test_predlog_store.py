@@ -51,6 +51,20 @@ def test_a_retried_request_is_recorded_once(store: PredictionStore) -> None:
     assert log.written == 12 and log.pending == 0
 
 
+def test_a_large_batch_is_stored_whole_and_once(store: PredictionStore) -> None:
+    """A batch larger than the writer's; rows stored already are skipped (a retried batch
+    overlapping the first), and every value arrives."""
+    from shipyard.predlog.record import to_row
+
+    rows = [to_row(r, r.inputs) for r in (_record(i) for i in range(1_234))]
+    store.insert(rows)
+    store.insert(rows[1_000:] + rows[:3])  # retried: nothing twice
+    assert store.count() == 1_234
+    window = read_window(store, "churn")
+    assert sorted(window.feature("tenure").tolist()) == [float(i) for i in range(1_234)]
+    assert sorted(window.meta["request_id"]) == sorted(f"req-{i}" for i in range(1_234))
+
+
 def test_records_for_a_served_multi_row_request(store: PredictionStore) -> None:
     frame = Frame(
         {"tenure": np.array([1.0, np.nan]), "plan": np.array(["a", "b"], dtype=object)}, 2
