@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from shipyard.quickstart import run
 from shipyard.registry.client import Registry
 from shipyard.settings import Settings
 
 
-def test_quickstart_registers_promotes_loads_and_predicts(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home")
+@dataclass(frozen=True)
+class Demo:
+    home: Path
+    settings: Settings
+    result: dict[str, Any]
+    lines: list[str]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """One run of the demo (a minute of work), read by the tests below; none changes it."""
+    home = tmp_path_factory.mktemp("quickstart") / "home"
+    settings = Settings(home=home)
     lines: list[str] = []
-    result = run(settings, echo=lines.append)
+    return Demo(home, settings, run(settings, echo=lines.append), lines)
+
+
+def test_quickstart_registers_promotes_loads_and_predicts(demo: Demo) -> None:
+    settings, result, lines = demo.settings, demo.result, demo.lines
     assert result["version"].ref == "churn/1"
     assert result["metrics"]["auc"] > 0.75
     assert len(result["predictions"]) == 3
@@ -36,19 +55,18 @@ def test_quickstart_registers_promotes_loads_and_predicts(tmp_path: Path) -> Non
     assert registry.verify_audit() >= 4
     actions = {e.action for e in registry.audit_log()}
     assert {"model.create", "version.register", "alias.set"} <= actions
-    assert (tmp_path / "home" / "registry.db").exists()
+    assert (demo.home / "registry.db").exists()
     registry.close()
 
 
 def test_quickstart_monitor_flags_exactly_the_shifted_features_and_alerts_the_webhook(
-    tmp_path: Path,
+    demo: Demo,
 ) -> None:
     from shipyard.monitoring.store import MonitorStore
     from shipyard.quickstart import DRIFTED
 
-    settings = Settings(home=tmp_path / "home")
-    lines: list[str] = []
-    monitor = run(settings, echo=lines.append)["monitor"]
+    settings, lines = demo.settings, demo.lines
+    monitor = demo.result["monitor"]
     normal, drifted = monitor["normal"], monitor["drifted"]
     # every served row was logged and monitored, each batch in its own window
     assert normal.rows == drifted.rows == 600
