@@ -258,6 +258,13 @@ class MetadataStore:
 
     # -- reads --------------------------------------------------------------------------------
 
+    def change_mark(self) -> int:
+        """The sequence number of the newest audit entry (0 before any). Every registry change
+        appends one in its own transaction, so an unchanged mark means nothing was changed:
+        a poller compares marks (one indexed read) before re-reading what it follows."""
+        with self.db.read() as conn:
+            return int(conn.execute(sa.select(sa.func.max(t.audit_log.c.seq))).scalar() or 0)
+
     def get_model(self, name: str) -> Model:
         with self.db.read() as conn:
             row = conn.execute(sa.select(t.models).where(t.models.c.name == name)).first()

@@ -320,10 +320,8 @@ def _expected(exc: BaseException) -> bool:
 
 
 def _slice(outputs: Outputs, start: int, stop: int, proba: bool) -> Outputs:
-    from shipyard.serving.predictor import Outputs
-
     probabilities = outputs.probabilities
-    return Outputs(
+    return type(outputs)(
         outputs.labels[start:stop],
         probabilities[start:stop] if proba and probabilities is not None else None,
         outputs.classes if proba and probabilities is not None else None,
@@ -333,6 +331,4 @@ def _slice(outputs: Outputs, start: int, stop: int, proba: bool) -> Outputs:
 def _without_proba(outputs: Outputs) -> Outputs:
     if outputs.probabilities is None:
         return outputs
-    from shipyard.serving.predictor import Outputs
-
-    return Outputs(outputs.labels)
+    return type(outputs)(outputs.labels)

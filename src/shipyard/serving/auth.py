@@ -74,6 +74,12 @@ class Authenticator:
     ) -> Authenticator:
         return cls(keys.verify, keys.any_exist, required=required, ttl=ttl)
 
+    @property
+    def off(self) -> bool:
+        """True while authentication is known to be off (no key exists, checked within the
+        last ``ttl`` seconds): a request needs no check at all."""
+        return not self._enforced and self._clock() < self._enforced_until
+
     async def enforced(self) -> bool:
         """Whether requests need a key now."""
         if self._clock() < self._enforced_until:

@@ -39,6 +39,8 @@ class BackgroundServer:
             lifespan="on",
             access_log=False,
             log_level="warning",
+            proxy_headers=False,  # as `shipyard serve` runs it
+            server_header=False,
             loop=loop,  # "uvloop" as ``shipyard serve`` runs it, when the test wants that
             http="h11" if _no_httptools() else "httptools",
         )

@@ -2,8 +2,11 @@
 
 A host reads its endpoint (variants and routing policy) from the registry, resolves each
 variant's reference, loads and warms those versions off the event loop, and then re-reads the
-endpoint and re-resolves the references every ``poll_interval`` seconds (one indexed query for
-the endpoint and one per variant). When a reference moved or the variants changed, the new
+endpoint and re-resolves the references when the registry changed. Every ``poll_interval``
+seconds it reads the registry's change mark (the newest audit entry's number: one indexed read,
+since every registry change is audited) and re-reads the endpoint and its references only when
+the mark moved, or every :data:`RESYNC_SECONDS` whatever it says. When a reference moved or the
+variants changed, the new
 versions are loaded and warmed off the loop first and then swapped in together with the new
 :class:`~shipyard.serving.routing.Route`, in plain assignments on the event loop: a request
 holds the :class:`Predictor` it started with, so in-flight requests finish on the old version
@@ -47,6 +50,9 @@ __all__ = ["ModelHost"]
 
 log = logging.getLogger("shipyard.serving")
 
+RESYNC_SECONDS = 30.0
+"""A full re-read at least this often, even when the change mark has not moved."""
+
 
 class ModelHost:
     """One served endpoint and the version that currently answers for it."""
@@ -84,6 +90,8 @@ class ModelHost:
         self._pin_lock = asyncio.Lock()
         self.use_onnx = use_onnx
         self._wake = asyncio.Event()
+        self._mark: int | None = None  # the registry's change mark at the last full read
+        self._resync_at = 0.0  # time.monotonic() of the next full read, changed or not
         self.batcher = MicroBatcher(
             endpoint.name, max_batch_rows=max_batch_rows, max_wait=max_batch_wait
         )
@@ -127,8 +135,13 @@ class ModelHost:
 
     async def refresh(self) -> bool:
         """Load what the endpoint's variants name now, if it is not what is loaded; True if
-        anything was swapped in."""
-        endpoint, versions = await asyncio.to_thread(self._resolve)
+        anything was swapped in. Nothing is re-read while the registry's change mark stands
+        still (and the last full read is recent)."""
+        mark, resolved = await asyncio.to_thread(self._resolve_changed)
+        if resolved is None:
+            return False
+        self._mark = None  # set again once this read has been acted on
+        endpoint, versions = resolved
         loaded = {p.version.version: p for p in self.variants.values()}
         if self.current is not None:
             loaded.setdefault(self.current.version.version, self.current)
@@ -145,6 +158,7 @@ class ModelHost:
         route = Route.of(endpoint)
         same = wanted == self.variants and route == self.route
         if same and self.current is not None:
+            self._mark = mark
             return False
         before = self.current
         for old in self.variants.values():  # kept a while: a rollout may start again soon
@@ -163,7 +177,22 @@ class ModelHost:
         if route is not None:
             table = ", ".join(f"{n}={p.ref}" for n, p in wanted.items())
             log.info("endpoint %s: routing %s over %s", self.name, route.policy, table)
+        self._mark = mark
         return True
+
+    def _resolve_changed(
+        self,
+    ) -> tuple[int | None, tuple[Endpoint, dict[str, ModelVersion]] | None]:
+        """The change mark, and the endpoint and its versions (None when the mark is the one
+        last acted on and a full read is not due). The mark is read before the endpoint, so a
+        change committed in between moves it again for the next poll: none is missed."""
+        change_mark = getattr(self.registry.store, "change_mark", None)
+        mark = None if change_mark is None else change_mark()
+        now = time.monotonic()
+        if mark is not None and mark == self._mark and now < self._resync_at:
+            return mark, None
+        self._resync_at = now + RESYNC_SECONDS
+        return mark, self._resolve()
 
     def _resolve(self) -> tuple[Endpoint, dict[str, ModelVersion]]:
         """The endpoint as stored now (the one given, if it is not in the store) and the

@@ -309,4 +309,8 @@ def run(
         access_log=False,
         log_level="info",
         timeout_graceful_shutdown=graceful_timeout,
+        # Nothing here reads the client's address or scheme, so uvicorn's X-Forwarded-* layer
+        # would be work on every request for nothing; and no "server: uvicorn" banner.
+        proxy_headers=False,
+        server_header=False,
     )

@@ -167,10 +167,11 @@ def _tensor(item: Any, index: int) -> tuple[str, list[int], Array]:
         raise InvalidInputError(
             f"input {name!r}: unknown datatype {datatype!r}; use one of {_KNOWN}"
         )
-    if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
-        raise InvalidInputError(
-            f"input {name!r}: 'shape' must be an array of non-negative integers"
-        )
+    if type(shape) is not list:
+        raise _bad_shape(name)
+    for d in shape:
+        if type(d) is not int or d < 0:
+            raise _bad_shape(name)
     data = item.get("data")
     if type(data) is not list:
         raise InvalidInputError(f"input {name!r}: 'data' must be an array (flat or nested)")
@@ -185,6 +186,10 @@ def _tensor(item: Any, index: int) -> tuple[str, list[int], Array]:
             f"input {name!r}: shape {shape} holds {count} elements, but 'data' has {len(flat)}"
         )
     return name, shape, _array(name, str(datatype), dtype, flat)
+
+
+def _bad_shape(name: str) -> InvalidInputError:
+    return InvalidInputError(f"input {name!r}: 'shape' must be an array of non-negative integers")
 
 
 def _float_array(data: list[Any], count: int, dtype: np.dtype[Any]) -> Array | None:
