@@ -21,12 +21,14 @@ __all__ = ["PredictionRecord", "records_for", "to_row"]
 
 JSONScalar = str | int | float | bool | None
 MAX_ID = 128
+_sum = np.add.reduce
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PredictionRecord:
     """One row a version answered. ``time`` is seconds since the epoch (UTC);
-    ``probabilities`` maps each class (as text) to its probability."""
+    ``probabilities`` maps each class (as text) to its probability. (Not a frozen dataclass:
+    the server makes one per answered row, and freezing triples the cost of making it.)"""
 
     request_id: str
     row_index: int
@@ -75,11 +77,13 @@ def records_for(
     names, rows = _input_rows(frame)
     labels = _plain(outputs.labels)
     probabilities = None if outputs.probabilities is None else _plain(outputs.probabilities)
-    classes = [str(c) for c in _plain(outputs.classes or ())]
+    classes = _class_names(outputs.classes)
     records = []
     for i, label in enumerate(labels):
-        inputs = dict(zip(names, rows[i], strict=True))
-        proba = None if probabilities is None else dict(zip(classes, probabilities[i], strict=True))
+        inputs = dict(zip(names, rows[i], strict=False))  # one row: as many values as names
+        proba = (
+            None if probabilities is None else dict(zip(classes, probabilities[i], strict=False))
+        )
         records.append(
             PredictionRecord(
                 request_id, i, endpoint, model, version, inputs, label, proba, variant,
@@ -131,7 +135,9 @@ def _input_rows(frame: _Columns) -> tuple[Sequence[str], Sequence[Sequence[Any]]
     matrix = getattr(frame, "matrix", None)
     if matrix is not None:
         rows: list[list[Any]] = matrix.tolist()
-        if matrix.dtype.kind == "f" and bool(np.isnan(matrix).any()):
+        # One reduction: a NaN anywhere makes the sum NaN (so may inf - inf, which the
+        # element-wise pass below then leaves alone).
+        if matrix.dtype.kind == "f" and math.isnan(_sum(matrix.ravel())):
             rows = [[None if v != v else v for v in row] for row in rows]
         return frame.names, rows
     columns = frame.columns
@@ -140,8 +146,31 @@ def _input_rows(frame: _Columns) -> tuple[Sequence[str], Sequence[Sequence[Any]]
 
 def _plain(values: Any) -> list[Any]:
     """A column as Python values; NaN (a missing value) becomes None, as JSON needs."""
-    items: Sequence[Any] = values.tolist() if hasattr(values, "tolist") else list(values)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":
+        plain: list[Any] = values.tolist()  # no NaN in integers or booleans
+        return plain
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        items: Sequence[Any] = values.tolist()
+        if not math.isnan(_sum(values.ravel())):  # no NaN anywhere: nothing to replace
+            return list(items)
+        return [_nan_to_none(v) for v in items]
+    items = values.tolist() if hasattr(values, "tolist") else list(values)
     return [_nan_to_none(v) for v in items]
+
+
+_CLASS_NAMES: dict[tuple[Any, ...], list[str]] = {}
+
+
+def _class_names(classes: tuple[Any, ...] | None) -> list[str]:
+    """The classes as text (the keys of a record's probabilities), remembered per model."""
+    if not classes:
+        return []
+    found = _CLASS_NAMES.get(classes)
+    if found is None:
+        found = [str(c) for c in _plain(classes)]
+        if len(_CLASS_NAMES) < 256:
+            _CLASS_NAMES[classes] = found
+    return found
 
 
 def _nan_to_none(value: Any) -> Any:
