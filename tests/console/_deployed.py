@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _console_data import Keys, make_keys, populate
+from _console_data import Keys, make_keys, populate_home
 from _live import live_server
 
 ENDPOINT = "churn"
@@ -47,8 +47,8 @@ def deployed(home: Path) -> Iterator[Site]:
     from shipyard.serving.server import build_app
     from shipyard.settings import Settings
 
+    populate_home(home)
     registry = Registry(Settings(home=home, actor="tester"))
-    populate(registry)
     keys = make_keys(registry)
     _, predict = KeyStore(registry.db).create(["predict"], name="client", actor="tester")
     app = build_app(

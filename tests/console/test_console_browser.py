@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from _browser import BUDGET, done, first_load, launched, login, shot, watch
-from _console_data import Keys, make_keys, populate
+from _console_data import Keys, make_keys, populate_home
 from _live import live_server
 
 from shipyard.console import console_app
@@ -36,8 +36,9 @@ def browser() -> Iterator[Any]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Keys, Any]]:
     from shipyard.registry.client import Registry
 
-    registry = Registry(Settings(home=tmp_path_factory.mktemp("ui") / "home", actor="tester"))
-    populate(registry)
+    home = tmp_path_factory.mktemp("ui") / "home"
+    populate_home(home)
+    registry = Registry(Settings(home=home, actor="tester"))
     keys = make_keys(registry)
     with live_server(console_app(registry, auth_required=False, auth_ttl=0.0)) as base:
         yield base, keys, registry

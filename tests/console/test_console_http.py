@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _console_data import Keys, make_keys, populate
+from _console_data import Keys, make_keys, populate, populate_home
 from _live import live_server
 
 from shipyard.console import console_app
@@ -57,8 +57,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     from shipyard.registry.client import Registry
 
     home = tmp_path_factory.mktemp("console") / "home"
+    populate_home(home)
     registry = Registry(Settings(home=home, actor="tester"))
-    populate(registry)
     keys = make_keys(registry)
     app = console_app(registry, auth_required=False, auth_ttl=0.0)
     with live_server(app) as base:

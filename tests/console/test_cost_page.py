@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from _browser import BUDGET, done, first_load, launched, login, shot
-from _console_data import Keys, make_keys, populate
+from _console_data import Keys, make_keys, populate_home
 from _live import live_server
 
 from shipyard.monitoring.cost import Prices
@@ -47,8 +47,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from shipyard.settings import Settings
 
     home = tmp_path_factory.mktemp("cost-ui") / "home"
+    populate_home(home)
     registry = Registry(Settings(home=home, actor="tester", usage_flush_interval=1.0))
-    populate(registry)
     keys = make_keys(registry)
     _, predict = KeyStore(registry.db).create(["predict"], name="client", actor="tester")
     app = build_app(registry, ["churn@champion"], auth_ttl=0.0, rollout_interval=None)

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _console_data import make_keys, populate
+from _console_data import make_keys, populate_home
 from _deployed import ENDPOINT, WAIT, Site, Traffic, deployed, ensure_rollout, wait_for_variants
 from _live import live_server
 
@@ -261,9 +261,9 @@ def test_run_alone_the_page_says_live_figures_need_the_server(tmp_path: Path) ->
     from shipyard.registry.client import Registry
     from shipyard.registry.endpoints import EndpointStore
 
+    populate_home(tmp_path / "home")
     registry = Registry(Settings(home=tmp_path / "home", actor="tester"))
     try:
-        populate(registry)
         keys = make_keys(registry)
         EndpointStore(registry.db).ensure("churn", "churn", "churn@champion", "tester")
         ensure_rollout(registry)

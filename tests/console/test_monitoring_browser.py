@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from _browser import BUDGET, done, first_load, launched, login, shot
-from _console_data import SHIFTED, Keys, make_keys, monitor, populate
+from _console_data import SHIFTED, Keys, make_keys, monitor, populate_home
 from _live import live_server
 
 from shipyard.console import console_app
@@ -30,14 +30,15 @@ def browser() -> Iterator[Any]:
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from shipyard.registry.client import Registry
 
-    found = Registry(Settings(home=tmp_path_factory.mktemp("mon-ui") / "home", actor="tester"))
+    home = tmp_path_factory.mktemp("mon-ui") / "home"
+    populate_home(home)
+    found = Registry(Settings(home=home, actor="tester"))
     yield found
     found.close()
 
 
 @pytest.fixture(scope="module")
 def site(registry: Any) -> Iterator[tuple[str, Keys, list[Any]]]:
-    populate(registry)
     results = monitor(registry)
     keys = make_keys(registry)
     with live_server(console_app(registry, auth_required=False, auth_ttl=0.0)) as base:

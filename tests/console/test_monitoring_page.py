@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _console_data import SHIFTED, Keys, make_keys, monitor, populate
+from _console_data import SHIFTED, Keys, make_keys, monitor, populate, populate_home
 from _live import live_server
 
 from shipyard.console import console_app, monitoring_views
@@ -46,8 +46,9 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from shipyard.registry.client import Registry
 
-    registry = Registry(Settings(home=tmp_path_factory.mktemp("mon") / "home", actor="tester"))
-    populate(registry)
+    home = tmp_path_factory.mktemp("mon") / "home"
+    populate_home(home)
+    registry = Registry(Settings(home=home, actor="tester"))
     results = monitor(registry)
     keys = make_keys(registry)
     with live_server(console_app(registry, auth_required=False, auth_ttl=0.0)) as base:

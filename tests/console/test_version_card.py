@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _console_data import populate
+from _console_data import populate_home
 from _live import live_server
 
 from shipyard.console import console_app
@@ -21,8 +21,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     from shipyard.registry.client import Registry
 
     home = tmp_path_factory.mktemp("card-ui") / "home"
+    populate_home(home)
     registry = Registry(Settings(home=home, actor="tester", importance="off"))
-    populate(registry)
     registry.set_tag("churn/2", "card.intended_use", "Rank customers for retention calls")
     with live_server(console_app(registry, auth_required=False)) as base:
         yield base, registry

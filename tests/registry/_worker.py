@@ -1,6 +1,8 @@
 """Separate processes that register versions, for the concurrency and crash-safety tests.
 
-    python _worker.py concurrent N GO_FILE   wait for GO_FILE, then register N versions
+    python _worker.py concurrent N GO_FILE P fit once, fork P processes that each wait for
+                                             GO_FILE, then register N versions (printing each
+                                             number) after printing "ready"; exit 1 if any failed
     python _worker.py zygote                 import and fit once, then fork one registration per
                                              "go" line read, printing "pid P" at once and
                                              "exit killed" or "exit done SECONDS" when it ends
@@ -31,13 +33,34 @@ def _model(rows: int, trees: int) -> tuple[RandomForestClassifier, object, objec
     return RandomForestClassifier(n_estimators=trees, random_state=0).fit(X, data.y), X, data.y
 
 
-def concurrent(count: int, go: Path) -> None:
+def concurrent(count: int, go: Path, processes: int) -> None:
+    # Forked from one warm process: eight cold interpreters importing scikit-learn at once cost
+    # half a minute on two cores, and only the registrations need to be separate processes.
     model, X, y = _model(400, 5)
-    registry = Registry()
-    while not go.exists():
-        time.sleep(0.005)
-    for _ in range(count):
-        print(registry.register(model, "churn", reference=X, target=y).version, flush=True)
+    with tempfile.TemporaryDirectory() as warm:  # load every lazy import before forking
+        Registry(Settings(home=Path(warm))).register(model, "warm", reference=X, target=y)
+    sys.stdout.flush()
+    children = []
+    for _ in range(processes):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                registry = Registry()  # its own engine and connections, made after the fork
+                while not go.exists():
+                    time.sleep(0.005)
+                for _ in range(count):
+                    version = registry.register(model, "churn", reference=X, target=y).version
+                    os.write(1, f"{version}\n".encode())  # one write: lines never interleave
+                code = 0
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        children.append(pid)
+    os.write(1, b"ready\n")
+    failed = [pid for pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
+    if failed:
+        sys.exit(f"{len(failed)} of {processes} registering processes failed")
 
 
 def zygote() -> None:
@@ -63,6 +86,6 @@ def zygote() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "concurrent":
-        concurrent(int(sys.argv[2]), Path(sys.argv[3]))
+        concurrent(int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
     else:
         zygote()

@@ -26,21 +26,20 @@ def test_eight_processes_get_gap_free_version_numbers(
         "SHIPYARD_HOME": str(settings.home),
         "SHIPYARD_DATABASE_URL": settings.resolved_database_url,
     }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), "concurrent", str(per_process), str(go)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    go.touch()
-    outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, err
-    got = sorted(int(line) for out, _ in outputs for line in out.split())
+    # One parent forks the eight registering processes (see _worker.py); each waits for `go`.
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), "concurrent", str(per_process), str(go), str(processes)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready", "the worker died while starting"
+    go.touch()  # all eight are forked and waiting: they start together
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    got = sorted(int(line) for line in out.split())
     total = per_process * processes
     assert got == list(range(1, total + 1))
     assert [v.version for v in registry.list_versions("churn")] == list(range(1, total + 1))

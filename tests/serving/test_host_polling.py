@@ -28,9 +28,7 @@ def test_change_mark_moves_with_every_audited_change(registry_with_models: Any) 
     assert store.change_mark() > moved
 
 
-def test_host_rereads_only_after_a_change(
-    registry_with_models: Any, monkeypatch: Any
-) -> None:
+def test_host_rereads_only_after_a_change(registry_with_models: Any, monkeypatch: Any) -> None:
     host = _host(registry_with_models)
     reads = 0
     resolve = host._resolve

@@ -21,7 +21,7 @@ __all__ = ["PredictionRecord", "records_for", "to_row"]
 
 JSONScalar = str | int | float | bool | None
 MAX_ID = 128
-_sum = np.add.reduce
+_min = np.minimum.reduce  # NaN-propagating, and unlike a sum it cannot overflow
 
 
 @dataclass(slots=True)
@@ -135,9 +135,8 @@ def _input_rows(frame: _Columns) -> tuple[Sequence[str], Sequence[Sequence[Any]]
     matrix = getattr(frame, "matrix", None)
     if matrix is not None:
         rows: list[list[Any]] = matrix.tolist()
-        # One reduction: a NaN anywhere makes the sum NaN (so may inf - inf, which the
-        # element-wise pass below then leaves alone).
-        if matrix.dtype.kind == "f" and math.isnan(_sum(matrix.ravel())):
+        # One reduction: a NaN anywhere makes the minimum NaN.
+        if matrix.dtype.kind == "f" and matrix.size and math.isnan(_min(matrix.ravel())):
             rows = [[None if v != v else v for v in row] for row in rows]
         return frame.names, rows
     columns = frame.columns
@@ -151,7 +150,7 @@ def _plain(values: Any) -> list[Any]:
         return plain
     if isinstance(values, np.ndarray) and values.dtype.kind == "f":
         items: Sequence[Any] = values.tolist()
-        if not math.isnan(_sum(values.ravel())):  # no NaN anywhere: nothing to replace
+        if not values.size or not math.isnan(_min(values.ravel())):  # no NaN: keep as is
             return list(items)
         return [_nan_to_none(v) for v in items]
     items = values.tolist() if hasattr(values, "tolist") else list(values)
