@@ -16,6 +16,19 @@ def _host(registry: Any) -> ModelHost:
     return ModelHost(registry, endpoint, poll_interval=3600.0)
 
 
+def _count_reads(host: ModelHost, monkeypatch: Any) -> list[int]:
+    """Wrap the host's full read; the list's one item counts the reads."""
+    reads = [0]
+    resolve = host._resolve
+
+    def counting() -> Any:
+        reads[0] += 1
+        return resolve()
+
+    monkeypatch.setattr(host, "_resolve", counting)
+    return reads
+
+
 def test_change_mark_moves_with_every_audited_change(registry_with_models: Any) -> None:
     store = registry_with_models.store
     before = store.change_mark()
@@ -30,32 +43,24 @@ def test_change_mark_moves_with_every_audited_change(registry_with_models: Any) 
 
 def test_host_rereads_only_after_a_change(registry_with_models: Any, monkeypatch: Any) -> None:
     host = _host(registry_with_models)
-    reads = 0
-    resolve = host._resolve
-
-    def counting() -> Any:
-        nonlocal reads
-        reads += 1
-        return resolve()
-
-    monkeypatch.setattr(host, "_resolve", counting)
+    reads = _count_reads(host, monkeypatch)
 
     async def main() -> None:
         assert await host.refresh()  # the first load
         assert host.current is not None and host.current.ref == "churn/1"
-        assert reads == 1
+        assert reads == [1]
         for _ in range(3):  # nothing changed: the mark is read, the endpoint is not
             assert not await host.refresh()
-        assert reads == 1
+        assert reads == [1]
         registry_with_models.set_alias("churn", "champion", 2)
         assert await host.refresh()
-        assert reads == 2
+        assert reads == [2]
         assert host.current.ref == "churn/2"
         registry_with_models.set_tag("churn", "team", "growth")  # moves the mark only
         assert not await host.refresh()
-        assert reads == 3
+        assert reads == [3]
         assert not await host.refresh()
-        assert reads == 3
+        assert reads == [3]
 
     asyncio.run(main())
 
@@ -65,15 +70,7 @@ def test_a_full_reread_is_due_even_without_a_change(
 ) -> None:
     host = _host(registry_with_models)
     monkeypatch.setattr(hosts, "RESYNC_SECONDS", 0.0)
-    reads = 0
-    resolve = host._resolve
-
-    def counting() -> Any:
-        nonlocal reads
-        reads += 1
-        return resolve()
-
-    monkeypatch.setattr(host, "_resolve", counting)
+    reads = _count_reads(host, monkeypatch)
 
     async def main() -> None:
         await host.refresh()
@@ -81,7 +78,7 @@ def test_a_full_reread_is_due_even_without_a_change(
         await host.refresh()
 
     asyncio.run(main())
-    assert reads == 3
+    assert reads == [3]
 
 
 def test_a_failed_load_is_retried_at_the_next_poll(
