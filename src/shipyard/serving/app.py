@@ -756,7 +756,7 @@ class ServingApp:
         frame = validate_columns(
             predictor.signature, request.columns if matrix is None else matrix, call.request_id
         )
-        outputs = await host.batcher.submit(predictor, frame, proba=PROBABILITIES in selected)
+        outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
         version = predictor.version
         self._answered(call, predictor)
         answer_id = request.id if request.id is not None else call.request_id

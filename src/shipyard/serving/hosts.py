@@ -6,10 +6,9 @@ endpoint and re-resolves the references when the registry changed. Every ``poll_
 seconds it reads the registry's change mark (the newest audit entry's number: one indexed read,
 since every registry change is audited) and re-reads the endpoint and its references only when
 the mark moved, or every :data:`RESYNC_SECONDS` whatever it says. When a reference moved or the
-variants changed, the new
-versions are loaded and warmed off the loop first and then swapped in together with the new
-:class:`~shipyard.serving.routing.Route`, in plain assignments on the event loop: a request
-holds the :class:`Predictor` it started with, so in-flight requests finish on the old version
+variants changed, the new versions are loaded and warmed off the loop first and then swapped in
+together with the new :class:`~shipyard.serving.routing.Route`, in plain assignments on the event
+loop: a request holds the :class:`Predictor` it started with, so in-flight requests finish on the old version
 and no request is routed to a variant that is not loaded yet. ``current`` is always the main
 variant's predictor (the baseline, answering every request of a single-variant endpoint).
 
@@ -29,7 +28,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
@@ -229,9 +228,10 @@ class ModelHost:
         while len(self._pinned) > self._max_pinned:
             self._pinned.popitem(last=False)
 
-    async def infer(self, predictor: Predictor, frame: Frame, *, proba: bool) -> Outputs:
-        """One prediction, off the event loop, in a micro-batch with concurrent requests."""
-        return await self.batcher.submit(predictor, frame, proba=proba)
+    def infer(self, predictor: Predictor, frame: Frame, *, proba: bool) -> Awaitable[Outputs]:
+        """One prediction, off the event loop, in a micro-batch with concurrent requests (the
+        batcher's own awaitable: no coroutine layer of its own on the request path)."""
+        return self.batcher.submit(predictor, frame, proba=proba)
 
     def _load(self, ref: str, strict: bool = True) -> Predictor:
         started = time.perf_counter()
