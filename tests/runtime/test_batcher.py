@@ -159,10 +159,9 @@ def test_settings_are_checked() -> None:
         MicroBatcher("m", max_wait=-1)
 
 
-def test_a_cheap_lone_request_runs_inline_once_its_model_was_timed() -> None:
-    """The first lone single-row request of a model runs in the thread and is timed; the next
-    ones, being cheap, run inline on the event loop; multi-row and concurrent requests still go
-    to the thread."""
+def test_a_cheap_models_batches_run_inline_once_it_was_timed() -> None:
+    """The first batch of a model runs in the thread and is timed; the next ones, being cheap,
+    run inline on the event loop, lone, multi-row and concurrent alike."""
     model = Echo()
     batcher = MicroBatcher("m", inline_max_seconds=1.0)  # timing belongs in the benchmark
 
@@ -174,13 +173,33 @@ def test_a_cheap_lone_request_runs_inline_once_its_model_was_timed() -> None:
         assert batcher.inline_batches == 2
         assert model.threads == {"shipyard-m_0", threading.current_thread().name}
         model.threads.clear()
-        two = await batcher.submit(model, frame(4, 5), proba=False)  # two rows: the thread
+        two = await batcher.submit(model, frame(4, 5), proba=False)
         assert two.labels.tolist() == [4, 5] and two.probabilities is None
-        assert batcher.inline_batches == 2 and model.threads == {"shipyard-m_0"}
         together = await asyncio.gather(*(batcher.submit(model, frame(v)) for v in (6, 7, 8)))
         assert [o.labels.tolist() for o in together] == [[6], [7], [8]]
-        assert batcher.inline_batches == 2 and batcher.last_batch_size == 3
-        assert model.threads == {"shipyard-m_0"}
+        assert batcher.last_batch_size == 3 and batcher.inline_batches == 4
+        assert model.threads == {threading.current_thread().name}
+
+    asyncio.run(main())
+    batcher.close()
+
+
+def test_a_batch_larger_than_the_timed_one_is_priced_by_its_rows() -> None:
+    """One row took ~2 ms, so 64 rows are priced at ~128 ms, over the 100 ms budget: the
+    thread; once 64 rows were timed (2 ms: the model's cost is per call), they run inline."""
+    model = Echo(delay=0.002)
+    batcher = MicroBatcher("m", inline_max_seconds=0.1)
+
+    async def main() -> None:
+        await batcher.submit(model, frame(1))  # timed in the thread
+        await batcher.submit(model, frame(2))
+        assert batcher.inline_batches == 1
+        model.threads.clear()
+        big = frame(*range(3, 67))
+        assert (await batcher.submit(model, big)).labels.tolist() == list(range(3, 67))
+        assert batcher.inline_batches == 1 and model.threads == {"shipyard-m_0"}
+        await batcher.submit(model, frame(*range(3, 67)))
+        assert batcher.inline_batches == 2
 
     asyncio.run(main())
     batcher.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pg import fresh_postgres_database
 
+from _pg import fresh_postgres_database
 from shipyard.settings import Settings
 
 

@@ -31,8 +31,8 @@ import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
-from _pg import fresh_postgres_database
 
+from _pg import fresh_postgres_database
 from shipyard.registry.endpoints import EndpointStore
 from shipyard.serving.hosts import ModelHost
 from shipyard.settings import Settings

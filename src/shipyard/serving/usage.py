@@ -4,7 +4,7 @@ Per (endpoint, model, version), with the variant looked up when read:
 
 - **predictions** (rows) and **requests**, counted per batch;
 - **CPU-seconds**: ``time.thread_time()`` around each predict call, in the thread that runs it
-  (the batcher's worker, or the event loop for an inline single row). A batch holds one
+  (the batcher's worker, or the event loop for a batch run inline). A batch holds one
   version's requests only, so its CPU time belongs to that version entirely, with no split.
   Thread CPU time rather than the batch's wall time: wall time also counts the moments the
   thread waited for the GIL while the event loop decoded the next requests, which is not the
