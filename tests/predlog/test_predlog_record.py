@@ -4,8 +4,12 @@ without a numpy warning (the suite turns warnings into errors)."""
 from __future__ import annotations
 
 import numpy as np
+import orjson
+import pytest
 
-from shipyard.predlog.record import records_for
+from shipyard.errors import InvalidInputError
+from shipyard.predlog.record import ROW_COLUMNS, ServedRequest, records_for, row_tuples, to_row
+from shipyard.predlog.redact import Redactor
 from shipyard.serving.frame import Frame
 from shipyard.serving.predictor import Outputs
 
@@ -42,3 +46,37 @@ def test_integer_labels_stay_integers() -> None:
     (record,) = _records(np.array([[1.0, 2.0, 3.0]]), Outputs(np.array([3])))
     assert record.label == 3 and type(record.label) is int
     assert record.probabilities is None
+
+
+def test_row_tuples_are_the_records_rows_without_the_records() -> None:
+    """What the writer thread makes from a served request equals what to_row makes from each
+    of its records: redaction, NaN, huge values and class names included."""
+    matrix = np.array([[np.nan, 2.0, 1e308], [4.0, -np.inf, 6.0], [7.0, 8.0, 9.0]])
+    outputs = Outputs(
+        np.array([1.0, np.nan, 0.0]), np.array([[np.nan, 0.7], [0.2, 0.8], [1.0, 0.0]]), (0, 1)
+    )
+    frame = Frame(None, 3, "req", matrix=matrix, names=NAMES)
+    served = ServedRequest("req-7", frame, outputs, "e", "m", 2, "canary", 1.25, 1_700_000_000.5)
+    redactor = Redactor(b"salt", {"m": {"a": "hash", "c": "drop"}})
+    expected = [
+        tuple(to_row(r, redactor.apply(r.model, r.inputs))[c] for c in ROW_COLUMNS)
+        for r in served.records()
+    ]
+    made = row_tuples(served, redactor)
+    assert made == expected and len(made) == 3
+    assert made[0][:7] == ("req-7", 0, 1_700_000_000_500_000, "e", "m", 2, "canary")
+    assert orjson.loads(made[0][7]) == {"a": None, "b": 2.0}  # a was missing: None, not hashed
+    assert orjson.loads(made[1][8]) is None and orjson.loads(made[0][9]) == {"0": None, "1": 0.7}
+    columns = Frame({"a": np.array([1]), "b": np.array([2.5]), "c": np.array([3])}, 1, "req")
+    served = ServedRequest("req-8", columns, Outputs(np.array(["yes"])), "e", "m", 2)
+    (row,) = row_tuples(served)
+    assert (row[7], row[8], row[9]) == ('{"a":1,"b":2.5,"c":3}', '"yes"', None)
+
+
+def test_row_tuples_refuse_what_the_store_cannot_hold() -> None:
+    frame = Frame(None, 1, "req", matrix=np.array([[1.0, 2.0, 3.0]]), names=NAMES)
+    odd = Outputs(np.array([object()], dtype=object))
+    with pytest.raises(InvalidInputError, match="not JSON-able"):
+        row_tuples(ServedRequest("req", frame, odd, "e", "m", 1))
+    with pytest.raises(InvalidInputError, match="request id"):
+        row_tuples(ServedRequest("x" * 200, frame, Outputs(np.array([1])), "e", "m", 1))

@@ -7,9 +7,12 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+import orjson
 import pytest
 import sqlalchemy as sa
 
+from shipyard.errors import InvalidInputError
 from shipyard.predlog import (
     LogClosedError,
     LogFullError,
@@ -17,7 +20,10 @@ from shipyard.predlog import (
     PredictionLogError,
     PredictionRecord,
     PredictionStore,
+    ServedRequest,
 )
+from shipyard.serving.frame import Frame
+from shipyard.serving.predictor import Outputs
 
 
 @pytest.fixture
@@ -105,11 +111,11 @@ class _FlakyStore(PredictionStore):
 
     failures = 3
 
-    def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+    def insert_tuples(self, params: Sequence[tuple[Any, ...]]) -> None:
         if self.failures:
             self.failures -= 1
             raise sa.exc.OperationalError("INSERT", {}, Exception("connection refused"))
-        super().insert(rows)
+        super().insert_tuples(params)
 
 
 def test_failed_writes_are_counted_and_retried(database_url: str) -> None:
@@ -131,3 +137,62 @@ def test_close_names_the_records_it_could_not_write(database_url: str) -> None:
         log.close(timeout=0.5)
     assert log.failed > 0 and "connection refused" in (log.last_error or "")
     store.dispose()
+
+
+def _served(i: int, label: Any = None) -> ServedRequest:
+    frame = Frame(None, 2, f"srv-{i}", matrix=np.array([[i, 1.0], [i, 2.0]]), names=("x", "y"))
+    labels = np.array([i, i + 1]) if label is None else np.array([label, label], dtype=object)
+    outputs = Outputs(labels, np.array([[0.25, 0.75], [0.5, 0.5]]), ("no", "yes"))
+    return ServedRequest(f"srv-{i}", frame, outputs, "churn", "churn", 3)
+
+
+def _rows(store: PredictionStore) -> list[tuple[Any, ...]]:
+    with store.read() as conn:
+        query = "SELECT request_id, row_index, inputs, label, probabilities FROM predictions"
+        return sorted(tuple(r) for r in conn.execute(sa.text(query)))
+
+
+def test_served_requests_are_written_as_rows_by_the_writer(store: PredictionStore) -> None:
+    """The server's path: a request offered whole (buffered) or submitted (durable) lands as
+    one row per answered row, made by the writer thread."""
+    log = PredictionLog(store, flush_interval=0.05)
+    assert log.offer(_served(1))
+    assert log.flush(timeout=30) and log.written == 2
+    durable = PredictionLog(store, mode="durable")
+    asyncio.run(durable.submit_served(_served(2)))
+    assert durable.written == 2 and durable.pending == 0
+    rows = _rows(store)
+    assert [r[:2] for r in rows] == [("srv-1", 0), ("srv-1", 1), ("srv-2", 0), ("srv-2", 1)]
+    assert orjson.loads(rows[1][2]) == {"x": 1.0, "y": 2.0} and orjson.loads(rows[1][3]) == 2
+    assert orjson.loads(rows[0][4]) == {"no": 0.25, "yes": 0.75}
+    log.configure_model("churn", {"shipyard.log.sample_rate": "0"})
+    assert log.offer(_served(3)) and log.sampled_out == 2  # left out, and counted
+    log.close()
+    durable.close()
+    assert len(_rows(store)) == 4
+
+
+def test_a_served_request_whose_rows_cannot_be_made_fails_alone(
+    store: PredictionStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value the store cannot hold (the server validates first, so only a bug) fails that
+    request's rows: counted, logged, its durable caller told; the rest of the batch is written
+    and a flush still returns."""
+    log = PredictionLog(store, mode="durable")
+
+    async def main() -> None:
+        results = await asyncio.gather(
+            log.submit_served(_served(1)),
+            log.submit_served(_served(2, label=object())),
+            log.submit_served(_served(3)),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], InvalidInputError)
+
+    asyncio.run(main())
+    assert log.flush(timeout=30)
+    assert log.failed == 2 and log.written == 4
+    assert "srv-2 not logged" in caplog.text
+    assert {r[0] for r in _rows(store)} == {"srv-1", "srv-3"}
+    log.close()

@@ -2,7 +2,8 @@
 
 ::
 
-    record.py   PredictionRecord, records_for(frame, outputs, ...): the rows of one request
+    record.py   PredictionRecord, records_for(frame, outputs, ...): the rows of one request;
+                ServedRequest, row_tuples(): the same, made by the writer thread
     redact.py   Redactor: sensitive features hashed (salted sha256) or dropped, per model
     policy.py   per-model sampling rate and sensitive features, from the model's tags
     schema.py   the log's own tables (predictions, feedback, predlog_meta) and their upgrades
@@ -19,7 +20,7 @@ from shipyard.predlog.errors import LogClosedError, LogFullError, PredictionLogE
 from shipyard.predlog.export import export
 from shipyard.predlog.feedback import FeedbackItem, FeedbackResult
 from shipyard.predlog.policy import LogPolicy, policy_from_tags
-from shipyard.predlog.record import PredictionRecord, records_for
+from shipyard.predlog.record import PredictionRecord, ServedRequest, records_for, row_tuples
 from shipyard.predlog.redact import Redactor
 from shipyard.predlog.store import PredictionStore, PurgeResult, default_url
 from shipyard.predlog.window import Window, iter_window, read_window
@@ -38,6 +39,7 @@ __all__ = [
     "PredictionStore",
     "PurgeResult",
     "Redactor",
+    "ServedRequest",
     "Window",
     "default_url",
     "export",
@@ -45,4 +47,5 @@ __all__ = [
     "policy_from_tags",
     "read_window",
     "records_for",
+    "row_tuples",
 ]

@@ -2,6 +2,10 @@
 
 A request of *n* rows gives *n* records that share the request id; (request id, row index) is
 unique in the store, so a retried request is recorded once.
+
+The server does not build records on the event loop: it hands the log one
+:class:`ServedRequest` (the validated frame and the outputs, as they are), and the log's writer
+thread turns it into store rows with :func:`row_tuples`, off the requests' path.
 """
 
 from __future__ import annotations
@@ -17,11 +21,23 @@ import orjson
 
 from shipyard.errors import InvalidInputError
 
-__all__ = ["PredictionRecord", "records_for", "to_row"]
+__all__ = [
+    "ROW_COLUMNS",
+    "PredictionRecord",
+    "ServedRequest",
+    "records_for",
+    "row_tuples",
+    "to_row",
+]
 
 JSONScalar = str | int | float | bool | None
 MAX_ID = 128
-_min = np.minimum.reduce  # NaN-propagating, and unlike a sum it cannot overflow
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+ROW_COLUMNS = (
+    "request_id", "row_index", "ts_us", "endpoint", "model", "version", "variant", "inputs",
+    "label", "probabilities", "latency_ms",
+)  # fmt: skip
+"""The store's columns, in the order :func:`row_tuples` gives them (the store checks it)."""
 
 
 @dataclass(slots=True)
@@ -43,6 +59,10 @@ class PredictionRecord:
     time: float = field(default_factory=_time.time)
 
 
+class _Redactor(Protocol):
+    def apply(self, model: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]: ...
+
+
 class _Columns(Protocol):
     @property
     def columns(self) -> dict[str, Any]: ...
@@ -57,6 +77,75 @@ class _Outputs(Protocol):
     def probabilities(self) -> Any: ...
     @property
     def classes(self) -> tuple[Any, ...] | None: ...
+
+
+@dataclass(slots=True)
+class ServedRequest:
+    """One answered request as the server had it: its validated frame (a
+    :class:`~shipyard.serving.frame.Frame`) and the :class:`~shipyard.serving.predictor.Outputs`
+    it got, neither changed afterwards. Its rows are made later, in the log's writer thread."""
+
+    request_id: str
+    frame: _Columns
+    outputs: _Outputs
+    endpoint: str
+    model: str
+    version: int
+    variant: str = "main"
+    latency_ms: float = 0.0
+    time: float = field(default_factory=_time.time)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.outputs.labels)
+
+    def records(self) -> list[PredictionRecord]:
+        return records_for(
+            self.request_id, self.frame, self.outputs, endpoint=self.endpoint, model=self.model,
+            version=self.version, variant=self.variant, latency_ms=self.latency_ms,
+            time=self.time,
+        )  # fmt: skip
+
+
+def row_tuples(served: ServedRequest, redactor: _Redactor | None = None) -> list[tuple[Any, ...]]:
+    """The store rows of one served request, as tuples in :data:`ROW_COLUMNS` order, inputs
+    redacted by ``redactor``: what :func:`to_row` gives for each of its :func:`records_for`,
+    without making a record per row. Raises ``InvalidInputError`` as :func:`to_row` does."""
+    request_id = served.request_id
+    if not 0 < len(request_id) <= MAX_ID:
+        raise InvalidInputError(f"request id must be 1-{MAX_ID} characters, got {request_id!r}")
+    names, rows = _input_rows(served.frame)
+    outputs = served.outputs
+    labels = _plain(outputs.labels)
+    probabilities = None if outputs.probabilities is None else _plain(outputs.probabilities)
+    classes = _class_names(outputs.classes)
+    head = (request_id,)
+    tail = (round(served.time * 1_000_000), served.endpoint, served.model, int(served.version))
+    model, variant, latency = served.model, served.variant, float(served.latency_ms)
+    dumps = orjson.dumps
+    out = []
+    try:
+        for i, label in enumerate(labels):
+            inputs: Mapping[str, Any] = dict(zip(names, rows[i], strict=False))
+            if redactor is not None:
+                inputs = redactor.apply(model, inputs)
+            proba = (
+                None
+                if probabilities is None
+                else dumps(dict(zip(classes, probabilities[i], strict=False))).decode()
+            )
+            out.append(
+                (
+                    *head, i, *tail, variant, dumps(inputs, option=_NUMPY).decode(),
+                    dumps(label, option=_NUMPY).decode(), proba, latency,
+                )
+            )  # fmt: skip
+    except TypeError as exc:
+        raise InvalidInputError(
+            f"prediction record {request_id}/{len(out)} is not JSON-able: {exc}; "
+            "log plain numbers, strings, booleans or None"
+        ) from exc
+    return out
 
 
 def records_for(
@@ -135,8 +224,7 @@ def _input_rows(frame: _Columns) -> tuple[Sequence[str], Sequence[Sequence[Any]]
     matrix = getattr(frame, "matrix", None)
     if matrix is not None:
         rows: list[list[Any]] = matrix.tolist()
-        # One reduction: a NaN anywhere makes the minimum NaN.
-        if matrix.dtype.kind == "f" and matrix.size and math.isnan(_min(matrix.ravel())):
+        if matrix.dtype.kind == "f" and _has_nan(rows, 2):
             rows = [[None if v != v else v for v in row] for row in rows]
         return frame.names, rows
     columns = frame.columns
@@ -149,12 +237,25 @@ def _plain(values: Any) -> list[Any]:
         plain: list[Any] = values.tolist()  # no NaN in integers or booleans
         return plain
     if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-        items: Sequence[Any] = values.tolist()
-        if not values.size or not math.isnan(_min(values.ravel())):  # no NaN: keep as is
-            return list(items)
+        items: list[Any] = values.tolist()
+        if not _has_nan(items, values.ndim):
+            return items
         return [_nan_to_none(v) for v in items]
     items = values.tolist() if hasattr(values, "tolist") else list(values)
     return [_nan_to_none(v) for v in items]
+
+
+def _has_nan(items: list[Any], ndim: int) -> bool:
+    """Whether a float array's ``tolist()`` holds a NaN: one Python sum (NaN propagates; an
+    infinity minus another also gives NaN, which only sends the values the slow way), cheaper
+    for a request's few values than a numpy reduction's call."""
+    if ndim == 1:
+        total = sum(items)
+    elif ndim == 2:
+        total = sum(map(sum, items))
+    else:
+        return bool(np.isnan(np.asarray(items, dtype=np.float64)).any())
+    return bool(total != total)
 
 
 _CLASS_NAMES: dict[tuple[Any, ...], list[str]] = {}

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from shipyard.predlog.errors import PredictionLogError
 from shipyard.predlog.feedback import FeedbackResult, check_item, store_feedback
+from shipyard.predlog.record import ROW_COLUMNS
 from shipyard.predlog.schema import SCHEMA_VERSION, UPGRADES, feedback, meta, metadata, predictions
 from shipyard.sqlengine import WRITE_OPTION, open_engine
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["PredictionStore", "PurgeResult", "default_url"]
 
 _INSERT_COLUMNS = tuple(c.name for c in predictions.columns if c.name != "id")
+assert _INSERT_COLUMNS == ROW_COLUMNS, "record.ROW_COLUMNS must follow the predictions table"
 _MIGRATE_LOCK_KEY = 0x5052_4C47  # "PRLG": advisory lock around schema creation on PostgreSQL
 _PURGE_CHUNK = 20_000  # rows per purge transaction: the writer waits at most one chunk's delete
 
@@ -79,7 +81,13 @@ class PredictionStore:
         no per-row SQLAlchemy parameter processing): about 3x less CPU per row, on the core the
         server answers from."""
         columns = _INSERT_COLUMNS
-        params = [tuple(row[c] for c in columns) for row in rows]
+        self.insert_tuples([tuple(row[c] for c in columns) for row in rows])
+
+    def insert_tuples(self, params: Sequence[tuple[Any, ...]]) -> None:
+        """:meth:`insert` for rows that are already tuples in the columns' order
+        (:data:`~shipyard.predlog.record.ROW_COLUMNS`)."""
+        if not params:
+            return
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():

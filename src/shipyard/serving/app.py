@@ -32,7 +32,7 @@ from shipyard.errors import (
     SignatureError,
     StoreError,
 )
-from shipyard.predlog import PredictionLog, PredictionLogError, records_for
+from shipyard.predlog import PredictionLog, PredictionLogError, ServedRequest
 from shipyard.registry.endpoints import MAIN
 from shipyard.registry.keys import PREDICT, READ, WRITE, ApiKey
 from shipyard.serving.auth import Authenticator, Denied
@@ -435,7 +435,7 @@ class ServingApp:
         ]
         return 200, self.metrics.render(counts, shadows) + self.usage.render().encode()
 
-    async def _log(
+    def _log(
         self,
         call: _Call,
         host: ModelHost,
@@ -443,29 +443,41 @@ class ServingApp:
         frame: Frame,
         outputs: Outputs,
         started: float,
-    ) -> None:
+    ) -> Awaitable[None] | None:
         """Record the answered rows in the prediction log (one record per row, under the
-        response's request id). Durable mode returns once they are committed, and a log that
-        cannot take them makes the request a 503: no prediction is acknowledged unrecorded.
-        Buffered mode returns at once (awaiting space while the buffer is full); records it
-        could not take are counted in ``shipyard_predlog_dropped_total`` and warned about."""
+        response's request id); None when that is done, else an awaitable to await first.
+        Buffered mode takes the request at once while its buffer has room (the rows are made in
+        the log's writer thread, off the event loop), and awaits space while it is full; records
+        it could not take are counted in ``shipyard_predlog_dropped_total`` and warned about.
+        Durable mode returns once they are committed, and a log that cannot take them makes the
+        request a 503: no prediction is acknowledged unrecorded."""
         plog = self.prediction_log
         if plog is None:
-            return
+            return None
         assert call.request_id is not None
         version = predictor.version
-        records = records_for(
+        served = ServedRequest(
             call.request_id,
             frame,
             outputs,
-            endpoint=host.name,
-            model=version.model,
-            version=version.version,
-            variant=_variant_of(call),
-            latency_ms=(time.perf_counter() - started) * 1000.0,
+            host.name,
+            version.model,
+            version.version,
+            _variant_of(call),
+            (time.perf_counter() - started) * 1000.0,
         )
+        if plog.mode != "durable":
+            try:
+                if plog.offer(served):
+                    return None
+            except PredictionLogError as exc:
+                self._not_logged(call, served.n_rows, exc)
+                return None
+        return self._submit(plog, call, served)
+
+    async def _submit(self, plog: PredictionLog, call: _Call, served: ServedRequest) -> None:
         try:
-            await plog.submit(*records)
+            await plog.submit_served(served)
         except PredictionLogError as exc:
             if plog.mode == "durable":
                 raise _Reply(
@@ -473,14 +485,17 @@ class ServingApp:
                     f"the prediction was not returned because it could not be recorded in the "
                     f"prediction log (durable mode): {exc}",
                 ) from exc
-            self.predlog_dropped += len(records)
-            now = time.monotonic()
-            if now - self._predlog_warned >= 30.0 or self._predlog_warned == 0.0:
-                self._predlog_warned = now
-                log.warning(
-                    "request %s: %d prediction records not logged (%d so far): %s",
-                    call.request_id, len(records), self.predlog_dropped, exc,
-                )  # fmt: skip
+            self._not_logged(call, served.n_rows, exc)
+
+    def _not_logged(self, call: _Call, rows: int, exc: PredictionLogError) -> None:
+        self.predlog_dropped += rows
+        now = time.monotonic()
+        if now - self._predlog_warned >= 30.0 or self._predlog_warned == 0.0:
+            self._predlog_warned = now
+            log.warning(
+                "request %s: %d prediction records not logged (%d so far): %s",
+                call.request_id, rows, self.predlog_dropped, exc,
+            )  # fmt: skip
 
     def _count_batches(self, host: ModelHost) -> None:
         """Feed the batch-size histogram and the queue-depth gauge from the host's batcher
@@ -711,17 +726,13 @@ class ServingApp:
         plog = self.prediction_log
         if plog is not None:
             version = predictor.version
-            records = records_for(
-                request_id,
-                frame,
-                outputs,
-                endpoint=host.name,
-                model=version.model,
-                version=version.version,
-                variant=name,
-                latency_ms=(time.perf_counter() - started) * 1000.0,
-            )
-            await plog.submit(*records)
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            await plog.submit_served(
+                ServedRequest(
+                    request_id, frame, outputs, host.name, version.model, version.version, name,
+                    latency_ms,
+                )
+            )  # fmt: skip
 
     async def _model_metadata(self, call: _Call) -> Result:
         predictor = await self._predictor(call)
@@ -762,7 +773,9 @@ class ServingApp:
         answer_id = request.id if request.id is not None else call.request_id
         answer = v2.encode_infer(host.name, str(version.version), answer_id, outputs, selected)
         if self.prediction_log is not None:
-            await self._log(call, host, predictor, frame, outputs, call.started)
+            pending = self._log(call, host, predictor, frame, outputs, call.started)
+            if pending is not None:
+                await pending
         if call.route is not None:
             self._mirror(call, predictor, frame, outputs)
         return 200, answer
@@ -795,7 +808,9 @@ class ServingApp:
         answer, json_length = v2_binary.encode_infer(
             host.name, version, answer_id, outputs, selected, decoded.binary(selected)
         )
-        await self._log(call, host, predictor, frame, outputs, call.started)
+        pending = self._log(call, host, predictor, frame, outputs, call.started)
+        if pending is not None:
+            await pending
         if call.route is not None:
             self._mirror(call, predictor, frame, outputs)
         if json_length is not None:
@@ -869,7 +884,9 @@ class ServingApp:
         outputs = await host.infer(predictor, frame, proba=request.proba)
         self._answered(call, predictor)
         answer = v1.encode_predictions(outputs, request.proba)
-        await self._log(call, host, predictor, frame, outputs, call.started)
+        pending = self._log(call, host, predictor, frame, outputs, call.started)
+        if pending is not None:
+            await pending
         if call.route is not None:
             self._mirror(call, predictor, frame, outputs)
         return 200, answer
