@@ -10,10 +10,12 @@ server a second thread per model only adds contention). The policy:
   a future resolved across threads), more than an ONNX prediction of a few dozen rows takes.
   So once a model version has been timed, a batch whose predicted time is at most
   ``inline_max_seconds`` (default :data:`INLINE_MAX_SECONDS`) runs inline on the event loop.
-  The prediction is the model's last run: no more rows cost no more than that run, more rows
-  cost proportionally more. The first batch of each model version runs in the thread and is
-  timed, and every run (inline or not) is timed again, so a model, or a batch, that turns out
-  slow goes back to the thread at once. A failure makes the next batch go to the thread.
+  The prediction comes from the model's last two runs: no more rows cost no more than a run
+  did, more rows cost proportionally more, and the lower of the two counts (one run held up by
+  another thread is not a verdict). The first batch of each model version runs in the thread
+  and is timed, and every run (inline or not) is timed again, so a model that turns out slow
+  goes back to the thread after two runs at most. A failure makes the next batch go to the
+  thread.
 * **Busy: batches form by themselves.** While a batch runs in the worker thread (or while the
   event loop lingers, below), the event loop keeps decoding and validating requests, which
   queue. When the batch ends, everything queued (up to ``max_batch_rows`` rows) becomes the next
@@ -128,11 +130,10 @@ class MicroBatcher:
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._timed_model: Callable[[], BatchModel | None] = _nobody
-        """The model of the last batch that ran (a weak reference: a swapped-out version is not
-        kept alive for this)."""
-        self._timed_rows = 0
-        self._timed_seconds = float("inf")
-        """That batch's rows and how long its prediction took."""
+        """The model of the last batches that ran (a weak reference: a swapped-out version is
+        not kept alive for this)."""
+        self._timings: deque[tuple[int, float]] = deque(maxlen=2)
+        """The rows of that model's last two batches and how long each prediction took."""
         self.inline_batches = 0
         """Batches predicted inline on the event loop so far."""
 
@@ -240,13 +241,15 @@ class MicroBatcher:
                 )
             if self._timed_model() is not model:
                 self._timed_model = _weak(model)
-            self._timed_rows, self._timed_seconds = rows, seconds
+                self._timings.clear()
+            self._timings.append((rows, seconds))
         except asyncio.CancelledError:  # the server is stopping: no answer is coming
             for item in batch:
                 item.future.cancel()
             raise
         except Exception as exc:
             self._timed_model = _nobody  # a failure says nothing of the cost: time it again
+            self._timings.clear()
             ids = ", ".join(item.frame.request_id for item in batch[:8])
             log.error(
                 "model %s: %s failed on a batch of %d request(s) (%s%s), %d row(s): %s: %s",
@@ -283,14 +286,17 @@ class MicroBatcher:
 
     def _cheap(self, rows: int) -> bool:
         """Whether ``rows`` rows of the timed model are predicted to take at most
-        ``inline_max_seconds``: no more rows than its last batch cost no more than it did, more
-        cost proportionally more (an overestimate, as a call has a fixed cost)."""
-        seconds = self._timed_seconds
-        if self._timed_rows == 0:
-            return False
-        if rows > self._timed_rows:
-            seconds *= rows / self._timed_rows
-        return seconds <= self.inline_max_seconds
+        ``inline_max_seconds``. Each of its last two batches predicts: no more rows than it held
+        cost no more than it did, more cost proportionally more (an overestimate, as a call has
+        a fixed cost). The lower prediction counts, so one run that another thread held up does
+        not send a cheap model to the worker thread; two slow runs in a row do."""
+        budget = self.inline_max_seconds
+        for timed_rows, seconds in self._timings:
+            if rows > timed_rows:
+                seconds *= rows / timed_rows
+            if seconds <= budget:
+                return True
+        return False
 
     def _observe(self, model: BatchModel, size: int) -> None:
         try:  # a metrics hook must not fail predictions
