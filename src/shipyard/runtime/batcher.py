@@ -9,7 +9,11 @@ server a second thread per model only adds contention). The policy:
   loop and the thread about 100 µs on one core (two context switches, the GIL changing hands,
   a future resolved across threads), more than an ONNX prediction of a few dozen rows takes.
   So once a model version has been timed, a batch whose predicted time is at most
-  ``inline_max_seconds`` (default :data:`INLINE_MAX_SECONDS`) runs inline on the event loop.
+  ``inline_max_seconds`` runs inline on the event loop. The default is
+  :data:`INLINE_MAX_SECONDS`, or :data:`INLINE_MAX_SECONDS_ONE_CPU` when the process can use
+  only one CPU (its affinity, or a container's CPU limit: :func:`~shipyard.runtime.cpus.
+  usable_cpus`): there the worker thread can never run beside the event loop, so the hop buys
+  nothing and only a long prediction is worth handing over.
   The prediction comes from the model's last two runs: no more rows cost no more than a run
   did, more rows cost proportionally more, and the lower of the two counts (one run held up by
   another thread is not a verdict). The first batch of each model version runs in the thread
@@ -57,7 +61,13 @@ if TYPE_CHECKING:
     from shipyard.serving.frame import Frame
     from shipyard.serving.predictor import Outputs
 
-__all__ = ["DEFAULT_MAX_BATCH_ROWS", "DEFAULT_MAX_WAIT", "BatchModel", "MicroBatcher"]
+__all__ = [
+    "DEFAULT_MAX_BATCH_ROWS",
+    "DEFAULT_MAX_WAIT",
+    "BatchModel",
+    "MicroBatcher",
+    "default_inline_budget",
+]
 
 log = logging.getLogger("shipyard.serving")
 
@@ -67,6 +77,11 @@ INLINE_MAX_SECONDS = 100e-6
 """A batch predicted to take at most this long runs inline on the event loop (measured on the
 benchmark's ONNX models: one row 15-30 µs and 16 rows of the logistic regression 35 µs inline,
 against about 100 µs of CPU for the round trip through the worker thread)."""
+INLINE_MAX_SECONDS_ONE_CPU = 2e-3
+"""The same, for a process that can use only one CPU: the hop is pure cost there (a forest of
+100 trees on 16 rows takes 70-150 µs inline, and its batches spent about 300 µs of CPU each in
+the thread). A batch over this still goes to the thread, so that a slow model's predictions
+share the CPU with the event loop instead of stopping it."""
 IDLE_TURNS = 3
 """Event-loop turns without a new request after which a lingering batch goes (measured: 1 turn
 dispatches too early, since a request needs a few turns from socket to queue; a timer that
@@ -100,7 +115,7 @@ class MicroBatcher:
         *,
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
         max_wait: float = DEFAULT_MAX_WAIT,
-        inline_max_seconds: float = INLINE_MAX_SECONDS,
+        inline_max_seconds: float | None = None,
         on_batch: Callable[[BatchModel, int], None] | None = None,
         on_queue_depth: Callable[[int], None] | None = None,
     ) -> None:
@@ -108,6 +123,8 @@ class MicroBatcher:
             raise ValueError("max_batch_rows must be at least 1")
         if max_wait < 0:
             raise ValueError("max_wait must be zero or more seconds")
+        if inline_max_seconds is None:
+            inline_max_seconds = default_inline_budget()
         if inline_max_seconds < 0:
             raise ValueError("inline_max_seconds must be zero or more seconds")
         self.name = name
@@ -306,6 +323,13 @@ class MicroBatcher:
                 self.on_queue_depth(len(self._queue))
         except Exception:
             log.exception("model %s: a batch metrics hook failed", self.name)
+
+
+def default_inline_budget() -> float:
+    """:data:`INLINE_MAX_SECONDS`, or :data:`INLINE_MAX_SECONDS_ONE_CPU` on one CPU."""
+    from shipyard.runtime.cpus import usable_cpus
+
+    return INLINE_MAX_SECONDS_ONE_CPU if usable_cpus() <= 1.0 else INLINE_MAX_SECONDS
 
 
 def _nobody() -> None:
