@@ -278,6 +278,57 @@ def test_fast_conversion_equals_the_element_path(
 
 
 @pytest.mark.parametrize(
+    ("datatype", "shape", "data", "taken"),
+    [
+        ("FP64", [2, 3], [1.5, 2, 3, 4, 5, 6.25], True),  # flat, ints and floats mixed
+        ("FP64", [2, 3], [[1.5, 2, 3], [4, 5, 6.25]], True),  # a list of rows
+        ("FP64", [2, 3], [[1, 2], [3, 4], [5, 6]], True),  # regular, but not the shape
+        ("FP64", [1, 3], [1, 2, 3], True),  # all integers
+        ("FP64", [1, 3], [1.0, True, 3.0], True),  # numpy reads a bool among numbers as one
+        ("FP64", [1, 3], [1e308, 1e308, -1e308], True),  # huge, but finite
+        ("FP32", [1, 3], [1.0, 2.0, 3.0], False),  # not FP64: a cast may overflow
+        ("FP64", [1, 3], [1.0, None, 3.0], False),  # null
+        ("FP64", [2, 3], [[[1, 2, 3]], [[4, 5, 6]]], False),  # deeper nesting
+        ("FP64", [1, 3], [1.0, [2.0], 3.0], False),  # mixed nesting
+        ("FP64", [1, 3], [2**64 - 1, -1, 2], True),  # uint64's top and a negative: float64
+        ("FP64", [1, 3], [True, False, True], False),  # booleans
+        ("FP64", [1, 3], ["1", "2", "3"], False),  # text
+        ("FP64", [2, 3], [1, 2, 3, 4, 5], False),  # too few
+        ("FP64", [1, 4], [1, 2, 3, 4], False),  # the wrong width: a signature error
+        ("FP64", [3], [1, 2, 3], False),  # one dimension
+    ],
+)
+def test_the_dense_shortcut_takes_only_what_the_general_path_decodes_the_same(
+    datatype: str, shape: list[int], data: list[Any], taken: bool
+) -> None:
+    """One FP64 [rows, features] tensor is decoded by a shortcut and marked finite; it must
+    take nothing the general path would refuse or decode differently."""
+    item = {"name": "t", "datatype": datatype, "shape": shape, "data": data}
+    dense = v2._dense(item, FEATURES)
+    assert (dense is not None) == taken
+    try:  # the shortcut when it takes it, else the general path (which may refuse it)
+        request = decode({"inputs": [item]})
+    except InvalidInputError:
+        assert not taken
+        return
+    assert request.finite == taken
+    if dense is not None:
+        _, _, flat = v2._tensor(item, 0)
+        expected = v2._matrix("t", shape, flat, FEATURES)
+        assert dense.dtype == expected.dtype == np.float64 and dense.shape == expected.shape
+        np.testing.assert_array_equal(dense, expected)
+        np.testing.assert_array_equal(request.matrix, expected)
+        assert np.isfinite(dense).all()
+
+
+def test_a_tensor_named_after_a_feature_is_never_the_dense_shortcut() -> None:
+    item = {"name": "b", "datatype": "FP64", "shape": [1, 3], "data": [1.0, 2.0, 3.0]}
+    assert v2._dense(item, FEATURES) is None
+    with pytest.raises(InvalidInputError, match="input 'b' has shape \\[1, 3\\]"):
+        decode({"inputs": [item]})
+
+
+@pytest.mark.parametrize(
     ("data", "message"),
     [
         ([[1.0, 2.0, 3.0], [4.0, 5.0]], "shape [2, 3] holds 6 elements, but 'data' has 5"),

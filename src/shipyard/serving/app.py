@@ -36,7 +36,7 @@ from shipyard.predlog import PredictionLog, PredictionLogError, ServedRequest
 from shipyard.registry.endpoints import MAIN
 from shipyard.registry.keys import PREDICT, READ, WRITE, ApiKey
 from shipyard.serving.auth import Authenticator, Denied
-from shipyard.serving.frame import Frame, validate_columns
+from shipyard.serving.frame import Frame, validate_columns, validate_matrix
 from shipyard.serving.hosts import ModelHost
 from shipyard.serving.management import FEEDBACK, ApiError, Management
 from shipyard.serving.management import PREFIX as API_PREFIX
@@ -764,9 +764,12 @@ class ServingApp:
             call.request_id = given if given and _SAFE_ID.fullmatch(given) else new_request_id()
         selected = v2.select_outputs(request.outputs, predictor.output_names)
         matrix = request.matrix  # one 2-D tensor: validated whole, never split into columns
-        frame = validate_columns(
-            predictor.signature, request.columns if matrix is None else matrix, call.request_id
-        )
+        if matrix is None:
+            frame = validate_columns(predictor.signature, request.columns, call.request_id)
+        else:
+            frame = validate_matrix(
+                predictor.signature, matrix, call.request_id, finite=request.finite
+            )
         outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
         version = predictor.version
         self._answered(call, predictor)

@@ -179,15 +179,22 @@ def validate_columns(
 
 
 def validate_matrix(
-    signature: Signature, matrix: Array, request_id: str = "", *, strict_levels: bool = False
+    signature: Signature,
+    matrix: Array,
+    request_id: str = "",
+    *,
+    strict_levels: bool = False,
+    finite: bool = False,
 ) -> Frame:
     """Check a numeric ``[rows, features]`` matrix (columns in signature order) against
     ``signature``; return it as a :class:`Frame`.
 
     For a dense signature (every feature a float64 number) a finite matrix of the right width
-    is accepted in one vectorised pass, and the frame keeps it whole. Everything else (and every
-    failure) goes through :func:`validate_columns` on the matrix's columns, so the answer,
-    error message included, is the one the columns would get."""
+    is accepted in one vectorised pass, and the frame keeps it whole; ``finite=True`` says the
+    caller knows every value is finite (float64 numbers parsed from JSON), which skips that
+    pass. Everything else (and every failure) goes through :func:`validate_columns` on the
+    matrix's columns, so the answer, error message included, is the one the columns would
+    get."""
     plan = _plan(signature)
     if (
         plan.dense
@@ -199,7 +206,7 @@ def validate_matrix(
         values = matrix if matrix.dtype is _FLOAT64 else matrix.astype(np.float64)
         # One reduction: a NaN or an infinity anywhere makes the sum non-finite. (A sum that
         # overflows only sends a finite matrix down the general path, which then accepts it.)
-        if math.isfinite(values.sum()):
+        if (finite and values is matrix) or math.isfinite(values.sum()):
             if not values.flags.c_contiguous:
                 values = np.ascontiguousarray(values)
             return Frame(None, values.shape[0], request_id, matrix=values, names=plan.names)

@@ -12,7 +12,9 @@ One 2-D tensor is kept whole, as :attr:`InferRequest.matrix` (``[rows, features]
 :func:`~shipyard.serving.frame.validate_matrix`; its columns are views made on first use. FP
 tensor data that numpy reads as one regular numeric array of at most two levels (flat, or a list
 of rows) is converted by one ``np.asarray``; anything else takes the element-by-element path, which
-decides every error.
+decides every error. The commonest request of all, one FP64 ``[rows, features]`` tensor, is
+recognised first (:func:`_dense`) and marked :attr:`InferRequest.finite`: JSON has no NaN or
+infinity and orjson refuses numbers beyond float64's range, so validation can skip that check.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class InferRequest:
     after the features, made on first use). ``outputs`` names the requested outputs, or is None
     for all of them."""
 
-    __slots__ = ("_columns", "_features", "id", "matrix", "outputs", "parameters")
+    __slots__ = ("_columns", "_features", "finite", "id", "matrix", "outputs", "parameters")
 
     def __init__(
         self,
@@ -70,9 +72,12 @@ class InferRequest:
         *,
         matrix: Array | None = None,
         features: Sequence[str] = (),
+        finite: bool = False,
     ) -> None:
         if columns is None and matrix is None:
             raise ValueError("an infer request needs its columns or a matrix")
+        self.finite = finite
+        """Every value of ``matrix`` is known to be finite (float64 numbers from JSON)."""
         self.id = id
         self._columns = columns
         self.outputs = outputs
@@ -114,6 +119,12 @@ def decode_infer(body: bytes, features: Sequence[str]) -> InferRequest:
             "'inputs' must be a non-empty array of tensors {name, shape, datatype, data}"
         )
     if len(inputs) == 1:
+        dense = _dense(inputs[0], features)
+        if dense is not None:
+            selected = _requested(request.get("outputs"))
+            return InferRequest(
+                request_id, None, selected, parameters, matrix=dense, features=features, finite=True
+            )
         name, shape, array = _tensor(inputs[0], 0)
         if name not in features:
             matrix = _matrix(name, shape, array, features)
@@ -186,6 +197,37 @@ def _tensor(item: Any, index: int) -> tuple[str, list[int], Array]:
             f"input {name!r}: shape {shape} holds {count} elements, but 'data' has {len(flat)}"
         )
     return name, shape, _array(name, str(datatype), dtype, flat)
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _dense(item: Any, features: Sequence[str]) -> Array | None:
+    """One FP64 tensor ``[rows, len(features)]`` not named after a feature, whose data numpy
+    reads as that many numbers (flat or as rows), as a float64 ``[rows, features]`` matrix;
+    None for anything else, which the general path then decodes, or names what is wrong. It
+    accepts exactly what that path accepts for such a tensor, with the same values."""
+    if type(item) is not dict or item.get("datatype") != "FP64":
+        return None
+    shape, data, name = item.get("shape"), item.get("data"), item.get("name")
+    if type(shape) is not list or len(shape) != 2 or type(data) is not list or not data:
+        return None
+    rows, width = shape
+    if type(rows) is not int or type(width) is not int or rows < 1 or width != len(features):
+        return None
+    if type(name) is not str or not name or name in features:
+        return None
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError, OverflowError):  # ragged, mixed nesting, huge integers
+        return None
+    if array.dtype is not _FLOAT64:
+        if array.dtype.kind not in "iu":  # null, text, booleans: the general path says so
+            return None
+        array = array.astype(_FLOAT64)
+    if array.ndim > 2 or array.size != rows * width:
+        return None
+    return array.reshape(rows, width)  # flat, rows, or any regular 2-D data: row-major
 
 
 def _bad_shape(name: str) -> InvalidInputError:
