@@ -174,9 +174,9 @@ class Server:
         self.log.close()
 
 
-def _wrk(url: str, script: Path, connections: int, duration: float) -> Cell:
+def _wrk(url: str, script: Path, connections: int, duration: int) -> Cell:
     command = [
-        "taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s",
+        "taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
         "--latency", "-s", str(script), url,
     ]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -210,10 +210,10 @@ def _median(cells: list[Cell]) -> Cell:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=10, help="whole seconds per wrk run")
     parser.add_argument("--runs", type=int, default=3, help="runs per cell (medians)")
     parser.add_argument("--connections", default="16,64", help="comma-separated")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of wrk before each")
+    parser.add_argument("--warmup", type=int, default=2, help="whole seconds of wrk before each")
     parser.add_argument("--json", type=Path, help="also write the medians here")
     parser.add_argument(
         "--servers", default="bare,plain,shipyard", help="which to run (the ratios need all)"
@@ -267,7 +267,7 @@ def main() -> None:
                 finally:
                     server.stop()
         medians = {key: _median(value) for key, value in cells.items()}
-        _report(medians, connections, args, fitted["paths"])
+        _report(medians, cells, connections, args, fitted["paths"])
         if args.json:
             args.json.write_text(
                 json.dumps(
@@ -290,8 +290,22 @@ def _check_answers(server: Server, body: bytes, root: Path) -> None:
         assert diff <= 1e-5, (model, diff)
 
 
+def _share(
+    cells: dict[tuple[str, str, int], list[Cell]],
+    ours: tuple[str, str, int],
+    base: tuple[str, str, int],
+) -> float:
+    """The median over runs of ``ours / base`` req/s, each ratio within one run (the runs are
+    interleaved, so a ratio from one run shares that run's machine; the ratio of the medians
+    would mix runs)."""
+    pairs = zip(cells.get(ours, []), cells.get(base, []), strict=False)
+    ratios = [a.rps / b.rps for a, b in pairs if b.rps > 0]
+    return statistics.median(ratios) if ratios else float("nan")
+
+
 def _report(
     medians: dict[tuple[str, str, int], Cell],
+    cells: dict[tuple[str, str, int], list[Cell]],
     connections: list[int],
     args: argparse.Namespace,
     paths: dict[str, str],
@@ -308,28 +322,39 @@ def _report(
             f"{cell.p99_ms:.2f} ms | {cell.errors} |"
         )
     print()
+    print("Targets: shares are medians of the ratios within each run. The issue's figure is the")
+    print("server with validation and metrics on; the prediction log must keep 85% of it.")
+    print()
     print(
-        "| model | connections | share of bare ceiling (target) | vs plain (target) | p99 ≤ 10 ms | errors |"
+        "| server | model | connections | share of bare ceiling (target) | vs plain (target) "
+        "| p99 ≤ 10 ms | errors |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
-    for c in connections:
-        if ("bare", "any", c) not in medians or ("shipyard", MODELS[0], c) not in medians:
-            continue
-        ceiling = medians[("bare", "any", c)].rps
-        for model in MODELS:
-            ours = medians[("shipyard", model, c)]
-            plain = medians[("plain", model, c)].rps if ("plain", model, c) in medians else 0
-            share, times = TARGETS[model]
-            s, t = ours.rps / ceiling, ours.rps / plain if plain else float("inf")
-            print(
-                f"| {model} | {c} | {s:.2f} (≥ {share}) {'✓' if s >= share else '✗'} | "
-                f"{t:.1f}x (≥ {times:g}x) {'✓' if t >= times else '✗'} | "
-                f"{ours.p99_ms:.2f} ms {'✓' if ours.p99_ms <= P99_BUDGET_MS else '✗'} | "
-                f"{ours.errors} {'✓' if ours.errors == 0 else '✗'} |"
-            )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for kind in ("shipyard-nolog", "shipyard"):
+        for c in connections:
+            if ("bare", "any", c) not in medians or (kind, MODELS[0], c) not in medians:
+                continue
+            for model in MODELS:
+                ours = medians[(kind, model, c)]
+                share, times = TARGETS[model]
+                s = _share(cells, (kind, model, c), ("bare", "any", c))
+                t = _share(cells, (kind, model, c), ("plain", model, c))
+                name = {
+                    "shipyard": "shipyard (log buffered)",
+                    "shipyard-nolog": "shipyard (log off)",
+                }
+                print(
+                    f"| {name[kind]} | {model} | {c} | {s:.2f} (≥ {share}) "
+                    f"{'✓' if s >= share else '✗'} | {t:.1f}x (≥ {times:g}x) "
+                    f"{'✓' if t >= times else '✗'} | {ours.p99_ms:.2f} ms "
+                    f"{'✓' if ours.p99_ms <= P99_BUDGET_MS else '✗'} | "
+                    f"{ours.errors} {'✓' if ours.errors == 0 else '✗'} |"
+                )
 
     if not any(kind == "shipyard-nolog" for kind, _, _ in medians):
         return
+    print()
+    print("Prediction log: shares of log-off req/s, medians of the ratios within each run.")
     print()
     print("| model | connections | log off | buffered (share, target ≥ 0.85) | durable (share) |")
     print("| --- | --- | --- | --- | --- |")
@@ -338,8 +363,10 @@ def _report(
             off = medians.get(("shipyard-nolog", model, c))
             if off is None:
                 continue
-            cells = [medians.get((k, model, c)) for k in ("shipyard", "shipyard-durable")]
-            shares = [cell.rps / off.rps if cell else float("nan") for cell in cells]
+            shares = [
+                _share(cells, (k, model, c), ("shipyard-nolog", model, c))
+                for k in ("shipyard", "shipyard-durable")
+            ]
             print(
                 f"| {model} | {c} | {off.rps:,.0f} req/s | "
                 f"{shares[0]:.2f} {'✓' if shares[0] >= PREDLOG_TARGET else '✗'} | "
