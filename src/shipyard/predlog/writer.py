@@ -155,18 +155,7 @@ class PredictionLog:
 
     async def append_durable(self, *records: PredictionRecord) -> None:
         """Return once the records are committed (awaits space while the buffer is full)."""
-        loop = asyncio.get_running_loop()
-        committed: asyncio.Future[None] = loop.create_future()
-
-        def done(exc: BaseException | None) -> None:
-            with contextlib.suppress(RuntimeError):  # the caller's loop closed: nobody waits
-                loop.call_soon_threadsafe(_settle, committed, exc)
-
-        group = self._group(records, done)
-        if group is None:
-            return
-        await self._admit_async(group, None)
-        await committed
+        await self._committed(lambda done: self._group(records, done))
 
     def append_durable_sync(self, *records: PredictionRecord, timeout: float | None = None) -> None:
         """:meth:`append_durable` for threads: blocks until the records are committed."""
@@ -214,6 +203,11 @@ class PredictionLog:
             if group is not None:
                 await self._admit_async(group, self.append_timeout)
             return
+        await self._committed(lambda done: self._served_group(served, done))
+
+    async def _committed(self, make: Callable[[Done], _Group | None]) -> None:
+        """Queue the group ``make`` builds around a commit callback; return once it is
+        committed (awaiting space while the buffer is full)."""
         loop = asyncio.get_running_loop()
         committed: asyncio.Future[None] = loop.create_future()
 
@@ -221,7 +215,7 @@ class PredictionLog:
             with contextlib.suppress(RuntimeError):  # the caller's loop closed: nobody waits
                 loop.call_soon_threadsafe(_settle, committed, exc)
 
-        group = self._served_group(served, done)
+        group = make(done)
         if group is None:
             return
         await self._admit_async(group, None)
