@@ -33,9 +33,10 @@ def _wait_for_importance(registry: Any, ref: str, timeout: float = 180.0) -> dic
 # one-replica tests below run on both stores; a second served SHAP pass would only repeat it.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_served_version_gets_its_importance_attached(
-    registry: Any, churn: Any, churn_model: Any
+    registry: Any, churn: Any, churn_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shipyard.cards import model_card, render_markdown
+    from shipyard.explain import backfill
     from shipyard.serving.background import BackgroundServer, post_json, v2_body
     from shipyard.serving.server import build_app
 
@@ -45,6 +46,7 @@ def test_a_served_version_gets_its_importance_attached(
     )
     assert stored_importance(registry, version.ref) is None  # registration did not wait for it
 
+    monkeypatch.setattr(backfill, "GENTLE_PAUSE", 0.05)  # the server's rests, shortened
     app = build_app(registry, ["churn/1"], rollout_interval=None, console=False)
     with BackgroundServer(app) as url:
         status, _ = post_json(f"{url}/v2/models/churn/infer", v2_body(churn.X.head(3)))

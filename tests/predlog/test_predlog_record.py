@@ -8,7 +8,14 @@ import orjson
 import pytest
 
 from shipyard.errors import InvalidInputError
-from shipyard.predlog.record import ROW_COLUMNS, ServedRequest, records_for, row_tuples, to_row
+from shipyard.predlog.record import (
+    ROW_COLUMNS,
+    ServedRequest,
+    records_for,
+    row_tuples,
+    row_tuples_many,
+    to_row,
+)
 from shipyard.predlog.redact import Redactor
 from shipyard.serving.frame import Frame
 from shipyard.serving.predictor import Outputs
@@ -80,3 +87,44 @@ def test_row_tuples_refuse_what_the_store_cannot_hold() -> None:
         row_tuples(ServedRequest("req", frame, odd, "e", "m", 1))
     with pytest.raises(InvalidInputError, match="request id"):
         row_tuples(ServedRequest("x" * 200, frame, Outputs(np.array([1])), "e", "m", 1))
+
+
+def _served(
+    request_id: str, matrix: np.ndarray, outputs: Outputs, model: str = "m"
+) -> ServedRequest:
+    frame = Frame(None, matrix.shape[0], request_id, matrix=matrix, names=NAMES)
+    return ServedRequest(request_id, frame, outputs, "e", model, 2, "main", 0.5, 1_700_000_000.25)
+
+
+def test_rows_of_many_requests_equal_their_rows_one_at_a_time() -> None:
+    """Runs of like requests are made together; requests that differ (other model, classes,
+    no probabilities, redacted features, a columns frame) break the run; the rows are the
+    same, in order, either way."""
+    rng = np.random.default_rng(3)
+    proba = Outputs(np.array([1, 0]), rng.random((2, 2)), (0, 1))
+    batch = [
+        _served("r1", rng.normal(size=(2, 3)), proba),
+        _served("r2", np.array([[np.nan, 1.0, np.inf], [2.0, 3.0, 4.0]]), proba),
+        _served("r3", rng.normal(size=(1, 3)), Outputs(np.array([0]), np.array([[0.4, 0.6]]), (0, 1))),
+        _served("r4", rng.normal(size=(1, 3)), Outputs(np.array([1]))),  # no probabilities
+        _served("r5", rng.normal(size=(1, 3)), Outputs(np.array(["a"]), None, None)),
+        _served("r6", rng.normal(size=(1, 3)), Outputs(np.array(["b"]), None, None)),
+        _served("r7", rng.normal(size=(1, 3)), Outputs(np.array([1.5])), model="hidden"),
+        ServedRequest("r8", Frame({"a": np.array([1]), "b": np.array([2.5]), "c": np.array([3])}, 1),
+                      Outputs(np.array([0])), "e", "m", 2),
+        _served("r9", rng.normal(size=(1, 3)), Outputs(np.array([np.nan, 2.0])[:1])),
+        _served("r10", rng.normal(size=(1, 3)), Outputs(np.array([np.nan, 2.0])[1:])),
+    ]  # fmt: skip
+    redactor = Redactor(b"salt", {"hidden": {"a": "drop"}})
+    one_at_a_time = [row for served in batch for row in row_tuples(served, redactor)]
+    together = row_tuples_many(batch, redactor)
+    assert together == one_at_a_time and len(together) == 12
+    assert orjson.loads(together[2][7]) == {"a": None, "b": 1.0, "c": None}  # NaN, infinity
+    assert [row[8] for row in together[-2:]] == ["null", "2.0"]
+
+
+def test_rows_of_many_requests_refuse_what_the_store_cannot_hold() -> None:
+    ok = Outputs(np.array([1]))
+    batch = [_served("r1", np.ones((1, 3)), ok), _served("x" * 200, np.ones((1, 3)), ok)]
+    with pytest.raises(InvalidInputError, match="request id"):
+        row_tuples_many(batch)

@@ -48,6 +48,7 @@ log = logging.getLogger("shipyard.explain")
 
 LEASE_TTL = 900.0  # seconds: longer than 1,000 rows of the slowest forest measured (~40 s)
 SCAN_INTERVAL = 1.0  # seconds between looks at what the server has loaded
+GENTLE_PAUSE = 1.0  # seconds a server's computation rests between chunks of rows
 
 
 def lease_name(ref: str) -> str:
@@ -98,7 +99,7 @@ def ensure_importance(
         try:
             data = compute_importance(
                 model, sample, rows=rows, stop=stop, chunk=ROW_CHUNK,
-                pause=1.0 if gentle else 0.0,
+                pause=GENTLE_PAUSE if gentle else 0.0,
             )  # fmt: skip
         except ImportanceStopped:
             return None

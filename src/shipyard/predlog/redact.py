@@ -42,6 +42,10 @@ class Redactor:
             )
         self._rules[model] = dict(features)
 
+    def redacts(self, model: str) -> bool:
+        """Whether ``model`` has features to hash or drop."""
+        return bool(self._rules.get(model))
+
     def apply(self, model: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
         rules = self._rules.get(model)
         if not rules:

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import weakref
 from collections import deque
@@ -153,6 +154,11 @@ class MicroBatcher:
         """The rows of that model's last two batches and how long each prediction took."""
         self.inline_batches = 0
         """Batches predicted inline on the event loop so far."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        """The event loop of the last submit, and its thread: one thread runs one loop at a
+        time, so while that loop runs in this thread it is the running loop. (Asking asyncio
+        for the running loop costs a ``getpid`` system call, once per request.)"""
 
     @property
     def queue_depth(self) -> int:
@@ -161,7 +167,10 @@ class MicroBatcher:
 
     async def submit(self, model: BatchModel, frame: Frame, *, proba: bool = True) -> Outputs:
         """The outputs for ``frame``'s rows, predicted by ``model`` in some batch."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or self._loop_thread != threading.get_ident() or not loop.is_running():
+            loop = self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
         future: asyncio.Future[Outputs] = loop.create_future()
         self._queue.append(_Item(model, frame, proba, future, time.monotonic()))
         self._queued_rows += frame.n_rows
