@@ -1,6 +1,9 @@
 """The two baselines of ``bench_serving.py``, as ASGI apps for uvicorn.
 
 * ``bare``: a bare ASGI app that reads the body and answers a constant: the HTTP stack's ceiling.
+* ``mimic``: the same, answering the bytes and headers shipyard answered for the benchmark's row
+  (read from the JSON file ``SHIPYARD_BENCH_MIMIC``): what shipyard's response alone costs the
+  HTTP stack (``bench_serving.py --breakdown``).
 * ``plain``: a plain Starlette handler calling scikit-learn's ``predict`` / ``predict_proba``,
   as users write it by hand today. It takes the same V2 body as shipyard (one ``[1, 20]`` FP64
   tensor) and loads the fitted models that the benchmark pickled (its own files, in its own
@@ -33,6 +36,28 @@ async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
         more = message.get("more_body", False)
     await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
     await send({"type": "http.response.body", "body": _CONSTANT})
+
+
+def _mimic() -> Any:
+    import json
+
+    with open(os.environ["SHIPYARD_BENCH_MIMIC"], encoding="utf-8") as fh:
+        answer = json.load(fh)
+    body = answer["body"].encode()
+    headers = [(k.encode(), v.encode()) for k, v in answer["headers"]]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await bare(scope, receive, send)  # the lifespan, as bare answers it
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 def _plain() -> Any:
@@ -78,9 +103,10 @@ def _plain() -> Any:
     return Starlette(routes=[Route("/v2/models/{name}/infer", infer, methods=["POST"])])
 
 
-def __getattr__(name: str) -> Any:  # ``plain`` is built on first use (uvicorn imports it)
-    if name == "plain":
-        app = _plain()
-        globals()["plain"] = app
+def __getattr__(name: str) -> Any:  # ``plain``, ``mimic``: built on first use (they read files)
+    builders = {"plain": _plain, "mimic": _mimic}
+    if name in builders:
+        app = builders[name]()
+        globals()[name] = app
         return app
     raise AttributeError(name)

@@ -15,7 +15,10 @@ uvicorn with uvloop and httptools:
 `wrk` (pinned to core 1, one thread) sends single-row Open Inference Protocol JSON requests (one
 [1, 20] FP64 tensor) for `--duration` seconds per cell, after a short warm-up; every cell runs
 `--runs` times, interleaved, and the medians are reported: requests/s, p50, p99, and errors
-(non-2xx answers plus socket errors). Then the issue's targets, as ratios from the same run.
+(non-2xx answers plus socket errors), and the server's CPU time per answered request (all its
+threads, from /proc). Then the issue's targets, as ratios from the same run. `--predlog` adds
+shipyard with the prediction log off and durable; `--breakdown` adds a bare app answering
+shipyard's exact response (`mimic`) and prints where the server's CPU time per request goes.
 Needs `wrk` (`apt-get install -y wrk`; `make bench-serving` installs it) and starlette.
 """
 
@@ -58,6 +61,8 @@ class Cell:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float = float("nan")  # the server's CPU time (all its threads) per answered request
+    requests: int = 0
 
 
 def _fit(root: Path) -> dict[str, Any]:
@@ -119,14 +124,15 @@ class Server:
         if kind.startswith("shipyard"):
             shipyard = str(Path(python).with_name("shipyard"))
             command = [shipyard, "serve", *MODELS, "--port", str(self.port)]
-        elif kind == "plain":
-            command = [*uvicorn, "_serving_baselines:plain"]
+        elif kind in ("plain", "mimic"):
+            command = [*uvicorn, f"_serving_baselines:{kind}"]
         else:
             command = [*uvicorn, "_serving_baselines:bare"]
         env = {
             **os.environ,
             "SHIPYARD_HOME": str(root / "home"),
             "SHIPYARD_BENCH_MODELS": str(root / "models"),
+            "SHIPYARD_BENCH_MIMIC": str(root / "mimic.json"),
             "SHIPYARD_PREDLOG_MODE": PREDLOG_MODES.get(kind, "buffered"),
             # The global importance the server computes after a load (SHAP over 1,000 reference
             # rows, once per version) is not request work: left on, it lands in the first cells.
@@ -164,6 +170,11 @@ class Server:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system, all threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -172,6 +183,16 @@ class Server:
             self.process.kill()
             self.process.wait()
         self.log.close()
+
+
+def _measure(server: Server, url: str, script: Path, connections: int, duration: int) -> Cell:
+    """One wrk run, with the server's CPU time per answered request."""
+    before = server.cpu_seconds()
+    cell = _wrk(url, script, connections, duration)
+    used = server.cpu_seconds() - before
+    if cell.requests:
+        cell.cpu_us = used / cell.requests * 1e6
+    return cell
 
 
 def _wrk(url: str, script: Path, connections: int, duration: int) -> Cell:
@@ -192,7 +213,10 @@ def _wrk(url: str, script: Path, connections: int, duration: int) -> Cell:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
     ):
         errors += sum(int(g) for g in found.groups())
-    return Cell(rps, latency.get(50, float("nan")), latency.get(99, float("nan")), errors)
+    cell = Cell(rps, latency.get(50, float("nan")), latency.get(99, float("nan")), errors)
+    if found := re.search(r"(\d+) requests in", out):
+        cell.requests = int(found.group(1))
+    return cell
 
 
 def _ms(value: str, unit: str) -> float:
@@ -205,6 +229,7 @@ def _median(cells: list[Cell]) -> Cell:
         statistics.median(c.p50_ms for c in cells),
         statistics.median(c.p99_ms for c in cells),
         max(c.errors for c in cells),
+        statistics.median(c.cpu_us for c in cells),
     )
 
 
@@ -222,6 +247,12 @@ def main() -> None:
         "--predlog",
         action="store_true",
         help="also run shipyard with the prediction log off and durable (logging's cost)",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also run a bare app answering shipyard's exact response, and print where the "
+        "server's CPU time per request goes (HTTP stack, response, app, prediction log)",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:  # `make bench` runs every bench; this one needs wrk
@@ -242,8 +273,12 @@ def main() -> None:
         )
         cells: dict[tuple[str, str, int], list[Cell]] = {}
         servers = [s for s in ("bare", "plain", "shipyard") if s in args.servers.split(",")]
+        if args.predlog or args.breakdown:
+            servers += ["shipyard-nolog"]
         if args.predlog:
-            servers += ["shipyard-nolog", "shipyard-durable"]
+            servers += ["shipyard-durable"]
+        if args.breakdown:
+            servers += ["mimic"]  # after shipyard: it answers what shipyard answered
         for run in range(args.runs):
             for kind in servers:
                 server = Server(kind, root, root / f"{kind}.log")
@@ -251,23 +286,26 @@ def main() -> None:
                     server.wait_ready(body)
                     if run == 0 and kind.startswith("shipyard"):
                         _check_answers(server, body, root)
-                    for model in MODELS if kind != "bare" else ("any",):
+                    for model in MODELS if kind not in ("bare", "mimic") else ("any",):
                         url = server.url(model)
                         for c in connections:
                             if args.warmup > 0:
                                 _wrk(url, script, c, args.warmup)
-                            cell = _wrk(url, script, c, args.duration)
+                            cell = _measure(server, url, script, c, args.duration)
                             cells.setdefault((kind, model, c), []).append(cell)
                             print(
                                 f"run {run + 1}/{args.runs} {kind:8} {model:8} c={c:<3} "
                                 f"{cell.rps:9.0f} req/s  p50 {cell.p50_ms:7.2f} ms  "
-                                f"p99 {cell.p99_ms:7.2f} ms  errors {cell.errors}",
+                                f"p99 {cell.p99_ms:7.2f} ms  errors {cell.errors}  "
+                                f"cpu {cell.cpu_us:6.1f} us/req",
                                 flush=True,
                             )
                 finally:
                     server.stop()
         medians = {key: _median(value) for key, value in cells.items()}
         _report(medians, cells, connections, args, fitted["paths"])
+        if args.breakdown:
+            _breakdown(medians, connections)
         if args.json:
             args.json.write_text(
                 json.dumps(
@@ -277,8 +315,23 @@ def main() -> None:
 
 
 def _check_answers(server: Server, body: bytes, root: Path) -> None:
-    """shipyard's answer equals scikit-learn's on the benchmark row (labels and probabilities)."""
+    """shipyard's answer equals scikit-learn's on the benchmark row (labels and probabilities).
+    The first model's answer, bytes and headers, is kept for the ``mimic`` app."""
     import numpy as np
+
+    request = urllib.request.Request(
+        server.url(MODELS[0]), data=body, headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        hop = (
+            "date",
+            "connection",
+            "keep-alive",
+            "server",
+        )  # urllib asked to close; wrk keeps alive
+        headers = [(k.lower(), v) for k, v in response.getheaders() if k.lower() not in hop]
+        answer = {"body": response.read().decode(), "headers": headers}
+    (root / "mimic.json").write_text(json.dumps(answer))
 
     row = np.asarray(json.loads(body)["inputs"][0]["data"]).reshape(1, -1)
     for model in MODELS:
@@ -371,6 +424,34 @@ def _report(
                 f"| {model} | {c} | {off.rps:,.0f} req/s | "
                 f"{shares[0]:.2f} {'✓' if shares[0] >= PREDLOG_TARGET else '✗'} | "
                 f"{shares[1]:.2f} |"
+            )
+
+
+def _breakdown(medians: dict[tuple[str, str, int], Cell], connections: list[int]) -> None:
+    """Where the server's CPU time per request goes, from the medians of the same run: the HTTP
+    stack (bare), shipyard's response on that stack (mimic), the app, the prediction log."""
+    print()
+    print("CPU time of the server per answered request (µs, medians; all its threads):")
+    print()
+    print(
+        "| model | connections | bare (HTTP stack) | mimic (+ shipyard's response) "
+        "| shipyard, log off (+ the app) | shipyard, buffered log (+ the log) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for c in connections:
+        bare, mimic = medians.get(("bare", "any", c)), medians.get(("mimic", "any", c))
+        if bare is None or mimic is None:
+            continue
+        for model in MODELS:
+            off = medians.get(("shipyard-nolog", model, c))
+            logged = medians.get(("shipyard", model, c))
+            if off is None or logged is None:
+                continue
+            print(
+                f"| {model} | {c} | {bare.cpu_us:.1f} | {mimic.cpu_us:.1f} "
+                f"({mimic.cpu_us - bare.cpu_us:+.1f}) | {off.cpu_us:.1f} "
+                f"({off.cpu_us - mimic.cpu_us:+.1f}) | {logged.cpu_us:.1f} "
+                f"({logged.cpu_us - off.cpu_us:+.1f}) |"
             )
 
 
