@@ -77,12 +77,20 @@ _ID_PROCESS = f"{random.SystemRandom().getrandbits(40):010x}"
 _ID_COUNTER = itertools.count(random.SystemRandom().getrandbits(40))
 
 
+_ID_PREFIX: tuple[int, str] = (-1, "")  # (millisecond, its first 22 hex digits): made once a ms
+
+
 def new_request_id() -> str:
     """A time-ordered id, 32 hex digits: 48 bits of milliseconds since the epoch, 40 random
     bits drawn once per process, and a 40-bit counter (random start): unique across replicas
     and restarts without a random draw per request."""
+    global _ID_PREFIX
     count = next(_ID_COUNTER) & 0xFF_FFFF_FFFF
-    return f"{time.time_ns() // 1_000_000:012x}{_ID_PROCESS}{count:010x}"
+    ms = time.time_ns() // 1_000_000
+    cached = _ID_PREFIX
+    if cached[0] != ms:
+        cached = _ID_PREFIX = (ms, f"{ms:012x}{_ID_PROCESS}")
+    return f"{cached[1]}{count:010x}"
 
 
 def status_for(exc: BaseException) -> int:
@@ -111,6 +119,7 @@ class _Call:
 
     __slots__ = (
         "answered",
+        "binary_length",
         "content_length",
         "headers",
         "host",
@@ -130,6 +139,7 @@ class _Call:
         self.version: int | None = None
         self.request_id: str | None = None
         self.content_length: bytes | None = None
+        self.binary_length: bytes | None = None  # Inference-Header-Content-Length (Triton's)
         self.headers: Headers = []  # extra response headers
         self.request_headers: Headers = []  # the request's, as the ASGI scope has them
         self.route: Route | None = None  # the routing table a routed request was routed by
@@ -314,6 +324,8 @@ class ServingApp:
                 call.content_length = value
             elif key == b"authorization":
                 authorization = value
+            elif key == b"inference-header-content-length":
+                call.binary_length = value
         method, path = scope["method"], scope["path"]
         flight: tuple[str, ...] | None = None
         try:
@@ -678,8 +690,8 @@ class ServingApp:
 
     def _answered(self, call: _Call, predictor: Predictor) -> None:
         """The headers that say who answered: the version, and the variant."""
-        call.answered = str(predictor.version.version)
-        call.headers.append((b"x-shipyard-model-version", predictor.ref.encode()))
+        call.answered = predictor.version_text
+        call.headers.append(predictor.answered_by)
         variant = call.variant
         call.headers.append(
             _MAIN_HEADER if variant is None or variant == MAIN else (_VARIANT, variant.encode())
@@ -750,7 +762,7 @@ class ServingApp:
         if predictor is None or host.route is not None or call.version is not None:
             predictor = await self._routed(call)  # not the one-variant fast path
         body = await self._body(call)
-        header_length = call.header(b"inference-header-content-length")
+        header_length = call.binary_length
         if v2_binary.is_binary(body, header_length):
             return await self._infer_binary(call, predictor, body, header_length)
         request = v2.decode_infer(body, predictor.features)
@@ -771,10 +783,9 @@ class ServingApp:
                 predictor.signature, matrix, call.request_id, finite=request.finite
             )
         outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
-        version = predictor.version
         self._answered(call, predictor)
         answer_id = request.id if request.id is not None else call.request_id
-        answer = v2.encode_infer(host.name, str(version.version), answer_id, outputs, selected)
+        answer = v2.encode_infer(host.name, predictor.version_text, answer_id, outputs, selected)
         if self.prediction_log is not None:
             pending = self._log(call, host, predictor, frame, outputs, call.started)
             if pending is not None:
@@ -807,9 +818,13 @@ class ServingApp:
         outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
         self._answered(call, predictor)
         answer_id = request.id if request.id is not None else call.request_id
-        version = str(predictor.version.version)
         answer, json_length = v2_binary.encode_infer(
-            host.name, version, answer_id, outputs, selected, decoded.binary(selected)
+            host.name,
+            predictor.version_text,
+            answer_id,
+            outputs,
+            selected,
+            decoded.binary(selected),
         )
         pending = self._log(call, host, predictor, frame, outputs, call.started)
         if pending is not None:

@@ -70,6 +70,10 @@ class Predictor:
         self.version: ModelVersion = model.version
         self.signature: Signature = model.signature
         self.ref = model.ref
+        self.version_text = str(self.version.version)
+        """The version number as the protocols' bodies give it."""
+        self.answered_by = (b"x-shipyard-model-version", self.ref.encode())
+        """The response header naming the version that answered."""
         self.features: tuple[str, ...] = tuple(self.signature.feature_names)
         output = self.signature.output
         self.classes: tuple[Scalar, ...] | None = output.classes if output is not None else None
