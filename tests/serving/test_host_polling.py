@@ -88,10 +88,10 @@ def test_a_failed_load_is_retried_at_the_next_poll(
     load = host._load
     failures = [RuntimeError("disk went away")]
 
-    def flaky(ref: str, strict: bool = True) -> Any:
+    def flaky(ref: str, strict: bool = True, variant: str = "") -> Any:
         if failures:
             raise failures.pop()
-        return load(ref, strict)
+        return load(ref, strict, variant)
 
     monkeypatch.setattr(host, "_load", flaky)
 

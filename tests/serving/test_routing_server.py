@@ -54,6 +54,14 @@ def test_ab_by_a_request_field(registry_with_models: Any, churn_data: Any) -> No
             assert pinned.headers["x-shipyard-variant"] == "main"  # not routed: the endpoint's
             metrics = (await http.get("/metrics")).text
             assert 'variant="b"' in metrics
+            # The version loaded for variant b, and its batches, are labelled b, not main.
+            b = 'endpoint="churn",model="churn",version="2",variant="b"'
+            assert f"shipyard_model_load_seconds{{{b}}}" in metrics
+            assert f"shipyard_batch_size_count{{{b}}}" in metrics
+            assert (
+                'shipyard_model_load_seconds{endpoint="churn",model="churn",version="2",variant="main"}'
+                not in metrics
+            )
 
     asyncio.run(main())
     stats = app.hosts["churn"].stats

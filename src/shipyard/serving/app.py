@@ -253,16 +253,19 @@ class ServingApp:
         for job in self.background:
             self._tasks.append(asyncio.create_task(job(self), name="shipyard-background"))
 
-    def _observe_load(self, endpoint: str, predictor: Predictor, seconds: float) -> None:
-        """A version loaded (in a loading thread): its load-time metric, and the prediction
-        log's per-model settings (sampling, sensitive features) from the model's tags."""
+    def _observe_load(
+        self, endpoint: str, predictor: Predictor, seconds: float, variant: str = MAIN
+    ) -> None:
+        """A version loaded (in a loading thread) for ``variant`` ("" when addressed directly):
+        its load-time metric, and the prediction log's per-model settings (sampling, sensitive
+        features) from the model's tags."""
         # Everything alive now (libraries, the loaded models) lives as long as the process:
         # out of the collector's sight, a full collection scans only what requests made since,
         # instead of pausing every request for ~100 ms to rescan a million long-lived objects.
         gc.freeze()
         version = predictor.version
         self.metrics.observe_model_load(
-            endpoint, version.model, str(version.version), "main", seconds
+            endpoint, version.model, predictor.version_text, variant, seconds
         )
         self.usage.loaded(
             endpoint, predictor, version.model, version.version, predictor.memory_bytes
@@ -516,8 +519,12 @@ class ServingApp:
         metrics, name, model = self.metrics, host.name, host.model
 
         def on_batch(predictor: object, size: int) -> None:
-            version = predictor.version.version if isinstance(predictor, Predictor) else ""
-            metrics.observe_batch(name, model, str(version), "main", size)
+            if isinstance(predictor, Predictor):  # labelled with the variant it serves now
+                version = predictor.version.version
+                variant = self._variant_of(name, version)
+                metrics.observe_batch(name, model, predictor.version_text, variant, size)
+            else:
+                metrics.observe_batch(name, model, "", "", size)
 
         def on_queue_depth(depth: int) -> None:
             metrics.set_queue_depth(name, model, "", "main", depth)

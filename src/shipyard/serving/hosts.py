@@ -81,8 +81,9 @@ class ModelHost:
         self.shadows = ShadowRunner(max_shadow_in_flight)
         self.error: str | None = None
         self.executor: Executor | None = None
-        self.on_load: Callable[[Predictor, float], None] | None = None
-        """Called with each loaded version and the seconds its load and warm-up took."""
+        self.on_load: Callable[[Predictor, float, str], None] | None = None
+        """Called with each loaded version, the seconds its load and warm-up took, and the
+        variant it was loaded for ("" for a version addressed directly)."""
         self._endpoints = EndpointStore(registry.db)
         self._max_pinned = max_pinned
         self._pinned: OrderedDict[int, Predictor] = OrderedDict()
@@ -151,7 +152,7 @@ class ModelHost:
                 # A main version that fails its warm-up is not swapped in (the old one keeps
                 # serving); another variant's is, since its rollout's guardrails judge it.
                 strict = variant == MAIN
-                predictor = await asyncio.to_thread(self._load, version.ref, strict)
+                predictor = await asyncio.to_thread(self._load, version.ref, strict, variant)
                 loaded[version.version] = predictor
             wanted[variant] = predictor
         route = Route.of(endpoint)
@@ -233,7 +234,7 @@ class ModelHost:
         batcher's own awaitable: no coroutine layer of its own on the request path)."""
         return self.batcher.submit(predictor, frame, proba=proba)
 
-    def _load(self, ref: str, strict: bool = True) -> Predictor:
+    def _load(self, ref: str, strict: bool = True, variant: str = "") -> Predictor:
         started = time.perf_counter()
         with measure_load() as footprint:  # RSS growth, one load at a time (serving/usage.py)
             loaded = self.registry.load(ref)
@@ -262,7 +263,7 @@ class ModelHost:
             seconds,
         )
         if self.on_load is not None:
-            self.on_load(predictor, seconds)
+            self.on_load(predictor, seconds, variant)
         return predictor
 
     def _warm(self, predictor: Predictor) -> None:
