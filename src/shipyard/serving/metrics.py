@@ -12,9 +12,12 @@ Series (labels ``endpoint``, ``model``, ``version``, ``variant``; requests add `
 - ``shipyard_requests_in_flight`` (gauge; ``endpoint`` and ``model`` only: the version is not
   known until the handler took its predictor).
 - ``shipyard_batch_size`` (histogram) and ``shipyard_queue_depth`` (gauge), fed by the batcher
-  through :meth:`Metrics.observe_batch` and :meth:`Metrics.set_queue_depth`.
+  through :meth:`Metrics.observe_batch` and :meth:`Metrics.set_queue_depth`. A batch is labelled
+  with the variant its version serves as (empty for a version only addressed directly); the
+  queue, shared by the endpoint's versions, has empty version and ``main`` variant labels.
 - ``shipyard_model_load_seconds`` (gauge): how long loading and warming a version took, fed by
-  the hosts through :meth:`Metrics.observe_model_load`.
+  the hosts through :meth:`Metrics.observe_model_load`, labelled with the variant the version
+  was loaded for (empty when a request addressed it directly).
 - ``shipyard_predlog_written_total`` (counter), ``shipyard_predlog_pending`` (gauge),
   ``shipyard_predlog_failed_total`` (counter: rows in failed commit attempts, each retry counted)
   and ``shipyard_predlog_dropped_total`` (counter: rows not logged because the buffer stayed
