@@ -254,23 +254,3 @@ def test_unexpected_errors_are_500_without_a_trace(
         serve(registry_with_models, test)
     logged = [r for r in caplog.records if "r-500" in r.getMessage()]
     assert logged and logged[0].exc_info is not None
-
-
-def test_server_made_request_ids_are_unique_and_time_ordered() -> None:
-    """32 lower-case hex digits: the millisecond first (never going back), then the process's
-    random part, then a counter; each id differs from every other."""
-    import re
-    import time
-
-    from shipyard.serving.app import new_request_id
-
-    ids = []
-    for _ in range(3):
-        ids += [new_request_id() for _ in range(500)]
-        time.sleep(0.002)  # a new millisecond: its prefix is made again
-    assert len(set(ids)) == len(ids)
-    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
-    millis = [int(i[:12], 16) for i in ids]
-    assert millis == sorted(millis) and len(set(millis)) >= 3
-    assert abs(millis[-1] - time.time_ns() // 1_000_000) < 60_000
-    assert len({i[12:22] for i in ids}) == 1  # one process, one random part

@@ -186,7 +186,7 @@ class ConsoleApp:
             if exc.allow:
                 response.headers.append((b"allow", exc.allow.encode()))
         except ShipyardError as exc:
-            from shipyard.serving.app import status_for
+            from shipyard.serving.call import status_for
 
             response = self.pages.error(status_for(exc), str(exc), session=session)
         except Exception:

@@ -185,7 +185,7 @@ async def do_action(call: Call) -> Response:
     try:
         await asyncio.to_thread(act, call.acting(), name, action)
     except ShipyardError as exc:
-        from shipyard.serving.app import status_for
+        from shipyard.serving.call import status_for
 
         call.request.query = {}
         return await deployment(call, str(exc), status_for(exc))

@@ -81,7 +81,7 @@ async def _act(call: Call, change: Callable[[Registry, dict[str, str]], object])
     try:
         await asyncio.to_thread(change, call.acting(), call.form)
     except ShipyardError as exc:
-        from shipyard.serving.app import status_for
+        from shipyard.serving.call import status_for
 
         call.request.query = {}
         return await model(call, str(exc), status_for(exc))

@@ -4,8 +4,9 @@ One request, as data: body bytes -> the V2 codec (columns) -> :func:`validate_co
 :class:`Frame`) -> the endpoint's :class:`ModelHost` -> its :class:`Predictor`, off the event
 loop -> :class:`Outputs` -> the same codec -> response bytes.
 
-This is the one place where errors become HTTP statuses (:data:`STATUS`, looked up along the
-exception's class hierarchy). Bad input is a 4xx; anything unexpected is logged with its
+This is the one place where errors become HTTP statuses (:data:`~shipyard.serving.call.STATUS`,
+looked up along the exception's class hierarchy; a request's state, :class:`Call`, and the
+answers decided early, :class:`Reply`, are in :mod:`shipyard.serving.call`). Bad input is a 4xx; anything unexpected is logged with its
 traceback and answered ``500 {"error": "internal error"}`` with the request id, never the trace.
 """
 
@@ -14,28 +15,36 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import itertools
 import logging
-import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shipyard.errors import (
-    AccessDeniedError,
-    ConflictError,
     InvalidInputError,
     NotFoundError,
     ShipyardError,
-    SignatureError,
-    StoreError,
 )
 from shipyard.predlog import PredictionLog, PredictionLogError, ServedRequest
 from shipyard.registry.endpoints import MAIN
 from shipyard.registry.keys import PREDICT, READ, WRITE, ApiKey
 from shipyard.serving.auth import Authenticator, Denied
+from shipyard.serving.call import (
+    SAFE_ID,
+    STATUS,
+    Call,
+    Disconnected,
+    Handler,
+    Headers,
+    Receive,
+    Reply,
+    Result,
+    Scope,
+    Send,
+    new_request_id,
+    status_for,
+)
 from shipyard.serving.frame import Frame, validate_columns, validate_matrix
 from shipyard.serving.hosts import ModelHost
 from shipyard.serving.management import FEEDBACK, ApiError, Management
@@ -51,111 +60,12 @@ __all__ = ["STATUS", "ServingApp", "new_request_id"]
 
 log = logging.getLogger("shipyard.serving")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
-
-STATUS: dict[type[BaseException], int] = {
-    SignatureError: 422,
-    InvalidInputError: 400,
-    NotFoundError: 404,
-    ConflictError: 409,
-    StoreError: 503,
-    AccessDeniedError: 403,
-}
 MAX_BODY_BYTES = 10 * 1024 * 1024
-_SAFE_ID = re.compile(r"[\x21-\x7e]{1,128}")
 _JSON = (b"content-type", b"application/json")
 _EXPLAIN = "/explain"  # /api/v1/models/{name}/explain: answered here, where the models are
 _VARIANT = b"x-shipyard-variant"
 _MAIN_HEADER = (_VARIANT, MAIN.encode())
 _ROUTE_CACHE = 1024  # model routes remembered (only routes that found a model are kept)
-
-
-_ID_PROCESS = f"{random.SystemRandom().getrandbits(40):010x}"
-_ID_COUNTER = itertools.count(random.SystemRandom().getrandbits(40))
-
-
-_ID_PREFIX: tuple[int, str] = (-1, "")  # (millisecond, its first 22 hex digits): made once a ms
-
-
-def new_request_id() -> str:
-    """A time-ordered id, 32 hex digits: 48 bits of milliseconds since the epoch, 40 random
-    bits drawn once per process, and a 40-bit counter (random start): unique across replicas
-    and restarts without a random draw per request."""
-    global _ID_PREFIX
-    count = next(_ID_COUNTER) & 0xFF_FFFF_FFFF
-    ms = time.time_ns() // 1_000_000
-    cached = _ID_PREFIX
-    if cached[0] != ms:
-        cached = _ID_PREFIX = (ms, f"{ms:012x}{_ID_PROCESS}")
-    return f"{cached[1]}{count:010x}"
-
-
-def status_for(exc: BaseException) -> int:
-    for cls in type(exc).__mro__:
-        status = STATUS.get(cls)
-        if status is not None:
-            return status
-    return 500
-
-
-class _Reply(Exception):
-    """An answer decided before the handler finished (404, 405, 413, 503)."""
-
-    def __init__(self, status: int, message: str, headers: Headers | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or []
-
-
-class _Disconnected(Exception):
-    """The client went away while sending its body: there is no one to answer."""
-
-
-class _Call:
-    """One request's state, handed to a handler."""
-
-    __slots__ = (
-        "answered",
-        "binary_length",
-        "content_length",
-        "headers",
-        "host",
-        "receive",
-        "request_headers",
-        "request_id",
-        "route",
-        "started",
-        "variant",
-        "version",
-    )
-
-    def __init__(self, receive: Receive, started: float = 0.0) -> None:
-        self.receive = receive
-        self.started = started  # time.perf_counter() at the request's arrival
-        self.host: ModelHost | None = None
-        self.version: int | None = None
-        self.request_id: str | None = None
-        self.content_length: bytes | None = None
-        self.binary_length: bytes | None = None  # Inference-Header-Content-Length (Triton's)
-        self.headers: Headers = []  # extra response headers
-        self.request_headers: Headers = []  # the request's, as the ASGI scope has them
-        self.route: Route | None = None  # the routing table a routed request was routed by
-        self.variant: str | None = None  # the variant that answered ("": not chosen yet)
-        self.answered = ""  # the version number that answered, for the metrics
-
-    def header(self, name: bytes) -> bytes | None:
-        """The request header ``name`` (lower case), or None."""
-        for key, value in self.request_headers:
-            if key == name:
-                return value
-        return None
-
-
-Result = tuple[int, bytes]
-Handler = Callable[[_Call], Awaitable[Result]]
 
 
 class ServingApp:
@@ -316,13 +226,13 @@ class ServingApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        call = _Call(receive, started)
+        call = Call(receive, started)
         call.request_headers = scope["headers"]
         authorization: bytes | None = None
         for key, value in scope["headers"]:
             if key == b"x-request-id":
                 text = value.decode("latin-1")
-                call.request_id = text if _SAFE_ID.fullmatch(text) else None
+                call.request_id = text if SAFE_ID.fullmatch(text) else None
             elif key == b"content-length":
                 call.content_length = value
             elif key == b"authorization":
@@ -345,9 +255,9 @@ class ServingApp:
             host = call.host
             flight = self.metrics.enter(*((host.name, host.model) if host else ("", "")))
             status, body = await handler(call)
-        except _Disconnected:
+        except Disconnected:
             return
-        except (_Reply, Denied, ApiError) as reply:
+        except (Reply, Denied, ApiError) as reply:
             status, body = reply.status, v2.encode_error(str(reply))
             call.headers.extend(reply.headers)
         except ShipyardError as exc:
@@ -416,12 +326,12 @@ class ServingApp:
         management = self.management
         assert management is not None
 
-        async def handle(call: _Call) -> Result:
+        async def handle(call: Call) -> Result:
             return await management.handle(method, path, lambda: self._body(call), key)
 
         return handle
 
-    def _observe(self, call: _Call, status: int, started: float) -> None:
+    def _observe(self, call: Call, status: int, started: float) -> None:
         version = call.answered
         host = call.host
         seconds = time.perf_counter() - started
@@ -435,7 +345,7 @@ class ServingApp:
             variant = MAIN if call.version is None else ""
         self.metrics.observe_request(host.name, host.model, version, variant, status, seconds)
 
-    async def _metrics_text(self, call: _Call) -> Result:
+    async def _metrics_text(self, call: Call) -> Result:
         call.headers.append((b"content-type", METRICS_CONTENT_TYPE))
         plog = self.prediction_log
         counts = None
@@ -452,7 +362,7 @@ class ServingApp:
 
     def _log(
         self,
-        call: _Call,
+        call: Call,
         host: ModelHost,
         predictor: Predictor,
         frame: Frame,
@@ -490,19 +400,19 @@ class ServingApp:
                 return None
         return self._submit(plog, call, served)
 
-    async def _submit(self, plog: PredictionLog, call: _Call, served: ServedRequest) -> None:
+    async def _submit(self, plog: PredictionLog, call: Call, served: ServedRequest) -> None:
         try:
             await plog.submit_served(served)
         except PredictionLogError as exc:
             if plog.mode == "durable":
-                raise _Reply(
+                raise Reply(
                     503,
                     f"the prediction was not returned because it could not be recorded in the "
                     f"prediction log (durable mode): {exc}",
                 ) from exc
             self._not_logged(call, served.n_rows, exc)
 
-    def _not_logged(self, call: _Call, rows: int, exc: PredictionLogError) -> None:
+    def _not_logged(self, call: Call, rows: int, exc: PredictionLogError) -> None:
         self.predlog_dropped += rows
         now = time.monotonic()
         if now - self._predlog_warned >= 30.0 or self._predlog_warned == 0.0:
@@ -550,7 +460,7 @@ class ServingApp:
                     return name
         return ""
 
-    def _route(self, method: str, path: str, call: _Call) -> Handler:
+    def _route(self, method: str, path: str, call: Call) -> Handler:
         found = self._routed_paths.get((method, path))
         if found is not None:  # a model route answered before: parsed once
             handler, call.host, call.version = found
@@ -562,12 +472,12 @@ class ServingApp:
             self._routed_paths[(method, path)] = (handler, call.host, call.version)
         return handler
 
-    def _parse_route(self, method: str, path: str, call: _Call) -> Handler:
+    def _parse_route(self, method: str, path: str, call: Call) -> Handler:
         methods = self._routes.get(path)
         if methods is None:
             parts = path.split("/")
             if len(parts) < 4 or parts[1] not in ("v1", "v2") or parts[2] != "models":
-                raise _Reply(404, f"no route {path}; model routes start with /v2/models/{{name}}")
+                raise Reply(404, f"no route {path}; model routes start with /v2/models/{{name}}")
             table = self._model_routes
             if parts[1] == "v1":  # KServe V1 puts its verb after a colon: churn:predict
                 table = self._v1_model_routes
@@ -579,24 +489,24 @@ class ServingApp:
                 text = rest[1]  # ASCII digits ("²".isdigit()) within SQLite's INTEGER range
                 whole = text.isascii() and text.isdigit() and len(text) <= 19
                 if not whole or not 1 <= int(text) < 2**63:
-                    raise _Reply(404, f"no version {text!r}: versions are positive integers")
+                    raise Reply(404, f"no version {text!r}: versions are positive integers")
                 call.version, rest = int(rest[1]), rest[2:]
             methods = table.get(rest)
             if methods is None:
-                raise _Reply(404, f"no route {path}")
+                raise Reply(404, f"no route {path}")
             call.host = self.hosts.get(parts[3])
             if call.host is None:
                 served = ", ".join(sorted(self.hosts)) or "none"
-                raise _Reply(404, f"no model named {parts[3]!r} is served (served: {served})")
+                raise Reply(404, f"no model named {parts[3]!r} is served (served: {served})")
         handler = methods.get(method)
         if handler is None:
             allow = ", ".join(methods)
-            raise _Reply(
+            raise Reply(
                 405, f"{method} is not allowed on {path}; use {allow}", [(b"allow", allow.encode())]
             )
         return handler
 
-    async def _body(self, call: _Call) -> bytes:
+    async def _body(self, call: Call) -> bytes:
         """The request body; 413 past the limit, whatever Content-Length claimed."""
         limit = self.max_body_bytes
         declared = call.content_length
@@ -610,7 +520,7 @@ class ServingApp:
         while True:
             message = await call.receive()
             if message["type"] == "http.disconnect":
-                raise _Disconnected()
+                raise Disconnected()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -624,19 +534,19 @@ class ServingApp:
 
     # -- handlers -----------------------------------------------------------------------------
 
-    async def _server_metadata(self, call: _Call) -> Result:
+    async def _server_metadata(self, call: Call) -> Result:
         return 200, v2.server_metadata(self.server_version)
 
-    async def _live(self, call: _Call) -> Result:
+    async def _live(self, call: Call) -> Result:
         return 200, b'{"live":true}'
 
-    async def _server_ready(self, call: _Call) -> Result:
+    async def _server_ready(self, call: Call) -> Result:
         if self.ready:
             return 200, b'{"ready":true}'
         waiting = sorted(name for name, host in self.hosts.items() if not host.ready)
-        raise _Reply(503, f"not ready: still loading {', '.join(waiting)}")
+        raise Reply(503, f"not ready: still loading {', '.join(waiting)}")
 
-    async def _predictor(self, call: _Call) -> Predictor:
+    async def _predictor(self, call: Call) -> Predictor:
         host = call.host
         assert host is not None
         if call.version is not None:
@@ -644,10 +554,10 @@ class ServingApp:
         predictor = host.current
         if predictor is None:
             why = f" (last error: {host.error})" if host.error else ""
-            raise _Reply(503, f"model {host.name!r} is not ready yet{why}")
+            raise Reply(503, f"model {host.name!r} is not ready yet{why}")
         return predictor
 
-    async def _routed(self, call: _Call) -> Predictor:
+    async def _routed(self, call: Call) -> Predictor:
         """The predictor that answers an inference call: the main variant's on the fast path
         (one variant, or a pinned version), else the variant the endpoint's route picks. A
         route keyed by a request field picks once the body is decoded (:meth:`_by_field`)."""
@@ -667,7 +577,7 @@ class ServingApp:
             key = None if raw is None else raw.decode("latin-1")
         return await self._choose(call, route, key)
 
-    async def _choose(self, call: _Call, route: Route, key: str | None) -> Predictor:
+    async def _choose(self, call: Call, route: Route, key: str | None) -> Predictor:
         host = call.host
         assert host is not None
         name = route.pick(key)
@@ -680,7 +590,7 @@ class ServingApp:
         return predictor
 
     async def _by_field(
-        self, call: _Call, parameters: Mapping[str, Any] | None, columns: Mapping[str, Any]
+        self, call: Call, parameters: Mapping[str, Any] | None, columns: Mapping[str, Any]
     ) -> Predictor | None:
         """For a route keyed by a request field: the variant's predictor, from the request's
         parameters, else the field's first row (all rows of a request go to one variant).
@@ -695,7 +605,7 @@ class ServingApp:
         key = None if value is None else str(value.item() if hasattr(value, "item") else value)
         return await self._choose(call, route, key)
 
-    def _answered(self, call: _Call, predictor: Predictor) -> None:
+    def _answered(self, call: Call, predictor: Predictor) -> None:
         """The headers that say who answered: the version, and the variant."""
         call.answered = predictor.version_text
         call.headers.append(predictor.answered_by)
@@ -704,7 +614,7 @@ class ServingApp:
             _MAIN_HEADER if variant is None or variant == MAIN else (_VARIANT, variant.encode())
         )
 
-    def _mirror(self, call: _Call, primary: Predictor, frame: Frame, outputs: Outputs) -> None:
+    def _mirror(self, call: Call, primary: Predictor, frame: Frame, outputs: Outputs) -> None:
         """Send this request to the shadow variant too, when the route says so: in the
         background, bounded, its answer logged (variant = the shadow's name) and compared,
         never returned."""
@@ -753,16 +663,16 @@ class ServingApp:
                 )
             )  # fmt: skip
 
-    async def _model_metadata(self, call: _Call) -> Result:
+    async def _model_metadata(self, call: Call) -> Result:
         predictor = await self._predictor(call)
         assert call.host is not None
         return 200, v2.model_metadata(call.host.name, predictor)
 
-    async def _model_ready(self, call: _Call) -> Result:
+    async def _model_ready(self, call: Call) -> Result:
         await self._predictor(call)
         return 200, b'{"ready":true}'
 
-    async def _infer(self, call: _Call) -> Result:
+    async def _infer(self, call: Call) -> Result:
         host = call.host
         assert host is not None
         predictor = host.current  # held to the end: a swap cannot change it
@@ -780,7 +690,7 @@ class ServingApp:
             predictor = chosen or predictor
         if call.request_id is None:
             given = request.id
-            call.request_id = given if given and _SAFE_ID.fullmatch(given) else new_request_id()
+            call.request_id = given if given and SAFE_ID.fullmatch(given) else new_request_id()
         selected = v2.select_outputs(request.outputs, predictor.output_names)
         matrix = request.matrix  # one 2-D tensor: validated whole, never split into columns
         if matrix is None:
@@ -804,7 +714,7 @@ class ServingApp:
     # -- Triton's binary tensor data extension, KServe V1, MLflow scoring ---------------------
 
     async def _infer_binary(
-        self, call: _Call, predictor: Predictor, body: bytes, header_length: bytes | None
+        self, call: Call, predictor: Predictor, body: bytes, header_length: bytes | None
     ) -> Result:
         """V2 infer with binary inputs or outputs (Triton's extension; see protocols/v2_binary)."""
         host = call.host
@@ -819,7 +729,7 @@ class ServingApp:
             predictor = chosen or predictor
         if call.request_id is None:
             given = request.id
-            call.request_id = given if given and _SAFE_ID.fullmatch(given) else new_request_id()
+            call.request_id = given if given and SAFE_ID.fullmatch(given) else new_request_id()
         selected = v2.select_outputs(request.outputs, predictor.output_names)
         frame = validate_columns(predictor.signature, request.columns, call.request_id)
         outputs = await host.infer(predictor, frame, proba=PROBABILITIES in selected)
@@ -843,15 +753,15 @@ class ServingApp:
             call.headers.append((b"inference-header-content-length", str(json_length).encode()))
         return 200, answer
 
-    async def _v1_models(self, call: _Call) -> Result:
+    async def _v1_models(self, call: Call) -> Result:
         return 200, v1.encode_models(list(self.hosts))
 
-    async def _v1_model(self, call: _Call) -> Result:
+    async def _v1_model(self, call: Call) -> Result:
         await self._predictor(call)  # 503 until loaded
         assert call.host is not None
         return 200, v1.encode_model(call.host.name, True)
 
-    async def _v1_explain(self, call: _Call) -> Result:
+    async def _v1_explain(self, call: Call) -> Result:
         """``POST /v1/models/{name}:explain``: KServe V1's explain verb, predictions with their
         feature attributions."""
         from shipyard.serving.explain_api import explain_v1
@@ -860,30 +770,30 @@ class ServingApp:
         self._answered(call, predictor)
         return await explain_v1(predictor, await self._body(call))
 
-    def _api_explain_route(self, method: str, path: str, call: _Call) -> Handler:
+    def _api_explain_route(self, method: str, path: str, call: Call) -> Handler:
         """``POST /api/v1/models/{name}/explain``: attributions for records, by the version
         that answers the endpoint ``name``."""
         parts = path.split("/")  # "", "api", "v1", "models", NAME, "explain"
         if len(parts) != 6 or parts[3] != "models" or not parts[4]:
-            raise _Reply(
+            raise Reply(
                 404, f"no route {path}; explanations are at /api/v1/models/{{name}}/explain"
             )
         if method != "POST":
-            raise _Reply(405, f"{method} is not allowed on {path}; use POST", [(b"allow", b"POST")])
+            raise Reply(405, f"{method} is not allowed on {path}; use POST", [(b"allow", b"POST")])
         call.host = self.hosts.get(parts[4])
         if call.host is None:
             served = ", ".join(sorted(self.hosts)) or "none"
-            raise _Reply(404, f"no model named {parts[4]!r} is served (served: {served})")
+            raise Reply(404, f"no model named {parts[4]!r} is served (served: {served})")
         return self._api_explain
 
-    async def _api_explain(self, call: _Call) -> Result:
+    async def _api_explain(self, call: Call) -> Result:
         from shipyard.serving.explain_api import explain_records
 
         predictor = await self._routed(call)
         self._answered(call, predictor)
         return await explain_records(predictor, await self._body(call))
 
-    async def _v1_predict(self, call: _Call) -> Result:
+    async def _v1_predict(self, call: Call) -> Result:
         predictor = await self._routed(call)
         body = await self._body(call)
         request = v1.decode_predict(body, predictor.features)
@@ -895,7 +805,7 @@ class ServingApp:
         return await self._predict_table(call, predictor, request)
 
     async def _predict_table(
-        self, call: _Call, predictor: Predictor, request: v1.TableRequest
+        self, call: Call, predictor: Predictor, request: v1.TableRequest
     ) -> Result:
         """Validate, predict and answer ``{"predictions": ...}`` (V1 and MLflow)."""
         host = call.host
@@ -916,7 +826,7 @@ class ServingApp:
             self._mirror(call, predictor, frame, outputs)
         return 200, answer
 
-    async def _invocations(self, call: _Call) -> Result:
+    async def _invocations(self, call: Call) -> Result:
         """MLflow's ``/invocations``: the model named by ``x-shipyard-model``, else the first
         served; errors in MLflow's shape."""
         try:
@@ -942,7 +852,7 @@ class ServingApp:
                     request = mlflow.decode_invocation(body, media, chosen.features, kinds)
                 predictor = chosen or predictor
             return await self._predict_table(call, predictor, request)
-        except _Reply as reply:
+        except Reply as reply:
             call.headers.extend(reply.headers)
             return reply.status, mlflow.encode_error(reply.status, str(reply))
         except mlflow.UnsupportedMediaTypeError as exc:
@@ -951,20 +861,20 @@ class ServingApp:
             status = status_for(exc)
             return status, mlflow.encode_error(status, str(exc))
 
-    async def _ping(self, call: _Call) -> Result:
+    async def _ping(self, call: Call) -> Result:
         """MLflow's ``/ping`` and ``/health``: 200 once every served model is loaded."""
         if self.ready:
             return 200, b"\n"
         waiting = sorted(name for name, host in self.hosts.items() if not host.ready)
         return 503, mlflow.encode_error(503, f"not ready: still loading {', '.join(waiting)}")
 
-    async def _version(self, call: _Call) -> Result:
+    async def _version(self, call: Call) -> Result:
         """MLflow's ``/version``: the server's version as a bare string, as MLflow answers."""
         return 200, self.server_version.encode()
 
     # -- the OpenAPI document and its page (off the hot path: imported on first use) ---------
 
-    async def _openapi(self, call: _Call) -> Result:
+    async def _openapi(self, call: Call) -> Result:
         """``GET /openapi.json``: every route, with the served endpoints' request schemas."""
         from shipyard.serving import openapi
 
@@ -976,7 +886,7 @@ class ServingApp:
             management=self.management is not None,
         )
 
-    async def _docs(self, call: _Call) -> Result:
+    async def _docs(self, call: Call) -> Result:
         """``GET /docs``: a self-contained page over ``/openapi.json`` (no external asset)."""
         from shipyard.serving import openapi
 
@@ -985,7 +895,7 @@ class ServingApp:
         return 200, openapi.docs_page()
 
 
-def _variant_of(call: _Call) -> str:
+def _variant_of(call: Call) -> str:
     """The prediction log's variant: the one routed to, ``main`` on the fast path, empty for a
     request that named its version (``/versions/{v}`` bypasses the variants)."""
     if call.variant:
@@ -1000,8 +910,8 @@ def _has_content_type(headers: Headers) -> bool:
     return False
 
 
-def _too_large(limit: int) -> _Reply:
-    return _Reply(413, f"the request body exceeds the limit of {limit} bytes; send fewer rows")
+def _too_large(limit: int) -> Reply:
+    return Reply(413, f"the request body exceeds the limit of {limit} bytes; send fewer rows")
 
 
 def _package_version() -> str:
