@@ -346,7 +346,7 @@ registry's server; at scale give it its own (docs/scaling.md).
 
 The ConfigMap sets `SHIPYARD_PREDLOG_MODE` (`--predlog-mode`): `durable` answers a request once
 its record is committed, so no acknowledged prediction is lost when a pod is killed; `buffered`
-serves about twice the requests per replica and loses up to a second of records on a crash;
+serves about 1.7 times the requests per replica and loses up to a second of records on a crash;
 `off` logs nothing and needs no `{PREDLOG_KEY}`.
 
 Set `SHIPYARD_ARTIFACTS_URL` in the ConfigMap to the shared artifact store, and create an API
