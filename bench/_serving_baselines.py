@@ -21,35 +21,18 @@ _CONSTANT = b'{"outputs":[{"name":"label","datatype":"INT64","shape":[1],"data":
 _HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_CONSTANT))]
 
 
-async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":  # lifespan: accept start-up and shutdown
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    more = True
-    while more:
-        message = await receive()
-        more = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-    await send({"type": "http.response.body", "body": _CONSTANT})
-
-
-def _mimic() -> Any:
-    import json
-
-    with open(os.environ["SHIPYARD_BENCH_MIMIC"], encoding="utf-8") as fh:
-        answer = json.load(fh)
-    body = answer["body"].encode()
-    headers = [(k.encode(), v.encode()) for k, v in answer["headers"]]
+def _constant(body: bytes, headers: list[tuple[bytes, bytes]]) -> Any:
+    """An ASGI app that reads the request's body and answers ``body`` with ``headers``."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await bare(scope, receive, send)  # the lifespan, as bare answers it
-            return
+        if scope["type"] != "http":  # lifespan: accept start-up and shutdown
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
         more = True
         while more:
             message = await receive()
@@ -58,6 +41,18 @@ def _mimic() -> Any:
         await send({"type": "http.response.body", "body": body})
 
     return app
+
+
+bare = _constant(_CONSTANT, _HEADERS)
+
+
+def _mimic() -> Any:
+    import json
+
+    with open(os.environ["SHIPYARD_BENCH_MIMIC"], encoding="utf-8") as fh:
+        answer = json.load(fh)
+    headers = [(k.encode(), v.encode()) for k, v in answer["headers"]]
+    return _constant(answer["body"].encode(), headers)
 
 
 def _plain() -> Any:

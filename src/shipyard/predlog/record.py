@@ -113,9 +113,7 @@ def row_tuples(served: ServedRequest, redactor: _Redactor | None = None) -> list
     """The store rows of one served request, as tuples in :data:`ROW_COLUMNS` order, inputs
     redacted by ``redactor``: what :func:`to_row` gives for each of its :func:`records_for`,
     without making a record per row. Raises ``InvalidInputError`` as :func:`to_row` does."""
-    request_id = served.request_id
-    if not 0 < len(request_id) <= MAX_ID:
-        raise InvalidInputError(f"request id must be 1-{MAX_ID} characters, got {request_id!r}")
+    request_id = _checked_id(served.request_id)
     names, rows = _input_rows(served.frame)
     outputs = served.outputs
     labels = _plain(outputs.labels)
@@ -221,11 +219,7 @@ def _run_rows(run: Sequence[ServedRequest]) -> list[tuple[Any, ...]]:
     k = 0
     try:
         for served in run:
-            request_id = served.request_id
-            if not 0 < len(request_id) <= MAX_ID:
-                raise InvalidInputError(
-                    f"request id must be 1-{MAX_ID} characters, got {request_id!r}"
-                )
+            request_id = _checked_id(served.request_id)
             ts = round(served.time * 1_000_000)
             endpoint, model, version = served.endpoint, served.model, int(served.version)
             variant, latency = served.variant, float(served.latency_ms)
@@ -288,10 +282,7 @@ def records_for(
 def to_row(record: PredictionRecord, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """The store row of a record whose ``inputs`` were already redacted. Raises
     ``InvalidInputError`` in the caller's thread for a value the store cannot take."""
-    if not 0 < len(record.request_id) <= MAX_ID:
-        raise InvalidInputError(
-            f"request id must be 1-{MAX_ID} characters, got {record.request_id!r}"
-        )
+    _checked_id(record.request_id)
     try:
         inputs_json = orjson.dumps(inputs, option=orjson.OPT_SERIALIZE_NUMPY)
         label_json = orjson.dumps(record.label, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -318,6 +309,13 @@ def to_row(record: PredictionRecord, inputs: Mapping[str, Any]) -> dict[str, Any
         "probabilities": None if proba_json is None else proba_json.decode(),
         "latency_ms": float(record.latency_ms),
     }
+
+
+def _checked_id(request_id: str) -> str:
+    """``request_id``, if the store can key a row by it."""
+    if not 0 < len(request_id) <= MAX_ID:
+        raise InvalidInputError(f"request id must be 1-{MAX_ID} characters, got {request_id!r}")
+    return request_id
 
 
 def _input_rows(frame: _Columns) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:

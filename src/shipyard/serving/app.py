@@ -164,7 +164,7 @@ class ServingApp:
             self._tasks.append(asyncio.create_task(job(self), name="shipyard-background"))
 
     def _observe_load(
-        self, endpoint: str, predictor: Predictor, seconds: float, variant: str = MAIN
+        self, endpoint: str, predictor: Predictor, seconds: float, variant: str
     ) -> None:
         """A version loaded (in a loading thread) for ``variant`` ("" when addressed directly):
         its load-time metric, and the prediction log's per-model settings (sampling, sensitive
